@@ -1,0 +1,247 @@
+"""The block layer: tracked requests, overlap serialization and the job's hooks.
+
+Every request to the source disk, the guest's and the backup job's own
+cluster reads, is a *tracked request* while it is in flight.  While a backup
+job is active and ``block.serialize_overlaps`` is on, a request first waits
+until no tracked request overlaps it, both rounded out to the backup cluster
+size, as the reviewed patch's ``wait_for_overlapping_requests`` does; then it
+is tracked itself.  A guest write then runs the job's ``before_write`` hook
+(copy-before-write) before it reaches the disk; with ``backup.cow_on_read`` a
+guest read runs it too (the patch's ``before_read``).
+
+A guest request is a coroutine on the loop (:mod:`sim.coroutine`): its virtio
+notification is a ready handler costing ``loop.submit_cost``, its device
+completion one costing ``loop.complete_cost``.  Its latency runs from the
+guest's notification to the end of that completion handler.
+
+:class:`GuestActivity` is what pacing policies may observe of the guest: how
+many of its requests are in flight, when it was last active, and an event for
+"the guest has nothing in flight".
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Generator
+
+import simpy
+
+from .config import LoopConfig
+from .coroutine import PARK, Coroutine
+from .devices import Device
+from .loop import EventLoop
+from .oracle import ContentOracle
+from .request import READ, WRITE, Request
+
+__all__ = ["BlockLayer", "GuestActivity"]
+
+
+class GuestActivity:
+    """The guest's in-flight count and recent activity, for pacing policies."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        self.in_flight = 0
+        self.last_submit = -1
+        self.last_complete = -1
+        self._idle: simpy.Event | None = None
+        self._busy: simpy.Event | None = None
+        self.latency_log: list[int] | None = None  # completion latencies, when a policy asks for them
+
+    def submitted(self) -> None:
+        self.in_flight += 1
+        self.last_submit = self.env.now
+        if self._busy is not None:
+            ev, self._busy = self._busy, None
+            ev.succeed()
+
+    def completed(self, latency: int) -> None:
+        self.in_flight -= 1
+        self.last_complete = self.env.now
+        if self.latency_log is not None:
+            self.latency_log.append(latency)
+        if self.in_flight == 0 and self._idle is not None:
+            ev, self._idle = self._idle, None
+            ev.succeed()
+
+    def idle_event(self) -> simpy.Event:
+        """An event that fires when the guest next has nothing in flight."""
+        if self._idle is None:
+            self._idle = self.env.event()
+            if self.in_flight == 0:
+                ev, self._idle = self._idle, None
+                ev.succeed()
+                return ev
+        return self._idle
+
+    def busy_event(self) -> simpy.Event:
+        """An event that fires when the guest next submits a request."""
+        if self._busy is None:
+            self._busy = self.env.event()
+        return self._busy
+
+
+class BlockLayer:
+    """Serializes overlapping requests, calls the job's hooks, submits to the disk."""
+
+    def __init__(self, env: simpy.Environment, loop: EventLoop, disk: Device, loop_cfg: LoopConfig,
+                 cluster_size: int, serialize: bool, oracle: ContentOracle, trace: list | None = None):
+        self.env = env
+        self.loop = loop
+        self.disk = disk
+        self.costs = loop_cfg
+        self.zero_sleep_yields = loop_cfg.zero_sleep == "yield"
+        self.shift = cluster_size.bit_length() - 1
+        self.serialize = serialize
+        self.oracle = oracle
+        self.trace = trace
+        self.job = None                       # the active job's hooks: before_write(req, co), before_read
+        self.cow_on_read = False
+        self.tracked: dict[int, list[Request]] = {}
+        self.activity = GuestActivity(env)
+        self.overlap_waits = 0
+        self.in_flight = 0                    # guest requests past the drain gate
+        self._gate: list[Coroutine] | None = None
+        self._drained: Callable[[], None] | None = None
+
+    # -- guest requests ---------------------------------------------------------
+
+    def submit_guest(self, req: Request, on_done: Callable[[Request], None]) -> None:
+        """The guest notifies QEMU of ``req`` now; ``on_done(req)`` when it completes."""
+        req.t_submit = self.env.now
+        req.on_done = on_done
+        req.c0 = req.offset >> self.shift
+        req.c1 = ((req.offset + req.nbytes - 1) >> self.shift) + 1
+        self.activity.submitted()
+        co = Coroutine(self.loop, self._guest(req), self.costs.wake_cost, guest=True,
+                       zero_sleep_yields=self.zero_sleep_yields)
+        req.co = co
+        if self.trace is not None:
+            self.trace.append((self.env.now, "guest", "submit", req))
+        co.start(self.costs.submit_cost)
+
+    def _guest(self, req: Request) -> Generator:
+        co = req.co
+        if self._gate is not None:
+            self._gate.append(co)
+            yield PARK
+        self.in_flight += 1
+        if self.serialize:
+            if self.job is not None:
+                yield from self.wait_overlaps(req, co)
+            self.track(req)
+        job = self.job
+        if job is not None and (req.op == WRITE or self.cow_on_read):
+            ok = yield from job.before_io(req, co)
+            if not ok:
+                req.error = True
+        if not req.error:
+            self.disk.submit(req, self._guest_io_done)
+            yield PARK
+        if self.serialize:
+            self.untrack(req)
+        req.t_done = self.env.now
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._drained is not None:
+            self._drained, drained = None, self._drained
+            drained()
+        self.activity.completed(req.t_done - req.t_submit)
+        if self.trace is not None:
+            self.trace.append((self.env.now, "guest", "complete", req))
+        req.on_done(req)
+
+    def _guest_io_done(self, req: Request) -> None:
+        if req.op == WRITE:
+            self.oracle.write_landed(req.c0, req.c1)
+        req.co.wake(None, self.costs.complete_cost)
+
+    def drain(self, then: Callable[[], None]) -> None:
+        """Hold new guest requests until those in flight complete, then call ``then()``.
+
+        QEMU drains all I/O (``bdrv_drain_all``) before it starts a backup, so
+        the point in time the backup captures is well defined; the held
+        requests go on as soon as ``then`` returns.
+        """
+        self._gate = []
+
+        def release() -> None:
+            then()
+            gate, self._gate = self._gate, None
+            for co in gate:
+                co.wake(None, 0)
+
+        if self.in_flight == 0:
+            release()
+        else:
+            self._drained = release
+
+    # -- tracked requests -------------------------------------------------------
+
+    def clusters(self, req: Request) -> None:
+        """Set ``req.c0 .. req.c1`` to the clusters it touches."""
+        req.c0 = req.offset >> self.shift
+        req.c1 = ((req.offset + req.nbytes - 1) >> self.shift) + 1
+
+    def wait_overlaps(self, req: Request, co: Coroutine) -> Generator:
+        """Park ``co`` until no tracked request overlaps ``req`` (rounded to clusters)."""
+        tracked = self.tracked
+        while True:
+            other = None
+            for c in range(req.c0, req.c1):
+                lst = tracked.get(c)
+                if lst:
+                    other = lst[0]
+                    break
+            if other is None:
+                return
+            self.overlap_waits += 1
+            if self.trace is not None:
+                self.trace.append((self.env.now, "block", "wait-overlap", (req, other)))
+            if other.waiters is None:
+                other.waiters = []
+            other.waiters.append(co)
+            yield PARK
+
+    def track(self, req: Request) -> None:
+        tracked = self.tracked
+        for c in range(req.c0, req.c1):
+            lst = tracked.get(c)
+            if lst is None:
+                tracked[c] = [req]
+            else:
+                lst.append(req)
+
+    def untrack(self, req: Request) -> None:
+        tracked = self.tracked
+        for c in range(req.c0, req.c1):
+            lst = tracked[c]
+            if len(lst) == 1:
+                del tracked[c]
+            else:
+                lst.remove(req)
+        if req.waiters:
+            waiters, req.waiters = req.waiters, None
+            for co in waiters:
+                co.wake(None, self.costs.wake_cost)
+
+    # -- the job's own reads ----------------------------------------------------
+
+    def read_for_job(self, req: Request, co: Coroutine, device: Device | None = None) -> Generator:
+        """Read ``req`` for the job (not tracked: the caller's tracked request covers it)."""
+        req.co = co
+        (device or self.disk).submit(req, self._job_read_done)
+        yield PARK
+
+    def _job_read_done(self, req: Request) -> None:
+        req.gen = self.oracle.read(req.c0)
+        req.co.wake(None, self.costs.complete_cost)
+
+    def write_for_job(self, req: Request, co: Coroutine, target: Device) -> Generator:
+        """Write ``req`` to the backup target."""
+        req.co = co
+        target.submit(req, self._job_write_done)
+        yield PARK
+
+    def _job_write_done(self, req: Request) -> None:
+        req.co.wake(None, self.costs.complete_cost)
+
+

@@ -1,0 +1,336 @@
+"""The run configuration: one validated, frozen section per model component.
+
+A run is described by :class:`Config`, whose sections (``disk``, ``target``,
+``loop``, ``block``, ``backup``, ``policy``, ``workload``, ``faults``, ``run``)
+are handed to the components they configure, so model code never reads a
+global.  Values are validated with pydantic; sizes are bytes, times are
+nanoseconds and rates bytes per second once parsed (:mod:`sim.units`).
+
+Every error becomes a :class:`ConfigError` naming the key path, the bad value
+and what was expected.  To add a parameter, add a field with its default to the
+section it belongs to; to add a policy or workload, register its own config
+class in :mod:`sim.policies` or :mod:`sim.workloads` (see those packages).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from . import units
+from .devices.profiles import PROFILES
+
+__all__ = [
+    "Config", "ConfigError", "DeviceConfig", "LoopConfig", "BlockConfig", "BackupConfig",
+    "FaultsConfig", "RunConfig", "Size", "Time", "Rate", "Percent", "parse_set", "build_config",
+]
+
+
+class ConfigError(ValueError):
+    """Bad input: names the source, the key, the value and what was expected."""
+
+    def __init__(self, key: str, value: Any, expected: str, source: str | None = None):
+        self.key, self.value, self.expected, self.source = key, value, expected, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}key '{key}': got {value!r}, expected {expected}")
+
+
+def _wrap(parser):
+    def check(value):
+        return parser(value)
+    return BeforeValidator(check)
+
+
+Size = Annotated[int, _wrap(units.parse_size), Field(ge=0)]
+Time = Annotated[int, _wrap(units.parse_time), Field(ge=0)]
+Rate = Annotated[int | Fraction, _wrap(units.parse_rate)]
+Percent = Annotated[Fraction, _wrap(units.parse_percent)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class DeviceConfig(Section):
+    """A source disk or backup target (MODEL.md section 3, :mod:`sim.devices.device`).
+
+    ``profile`` fills every field the scenario leaves out.  ``dist`` shapes the
+    service time around the linear model's value: ``fixed``, ``exponential``
+    (for M/M/1 checks) or ``gamma`` with coefficient of variation ``cv``
+    (jitter).  ``stall_prob`` / ``stall_time`` add rare long stalls (SSD
+    garbage collection).
+    """
+
+    profile: Literal["hdd", "sata-ssd", "nvme", "custom"] = "sata-ssd"
+    queue_depth: int = Field(1, ge=1, le=4096)
+    read_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
+    write_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
+    read_seq_base: Time = 0
+    read_rand_base: Time = 0
+    write_seq_base: Time = 0
+    write_rand_base: Time = 0
+    seq_window: Size = 16 << 20
+    dist: Literal["fixed", "exponential", "gamma"] = "fixed"
+    cv: float = Field(0.0, ge=0.0, le=10.0)
+    stall_prob: float = Field(0.0, ge=0.0, le=1.0)
+    stall_time: Time = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("profile", "sata-ssd")
+            if name in PROFILES:
+                return {**PROFILES[name], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "DeviceConfig":
+        if self.dist == "gamma" and self.cv <= 0:
+            raise ValueError("dist 'gamma' needs cv > 0")
+        return self
+
+
+class LoopConfig(Section):
+    """QEMU's main loop (MODEL.md section 3, :mod:`sim.loop`).
+
+    ``era`` sets ``timer_min_rearm`` when it is not given: 250 us in 2013
+    (``MIN_TIMER_REARM_NS`` of qemu-timer.c's dynticks alarm), 0 in today's
+    QEMU (ppoll/timerfd).  The ``*_cost`` fields are CPU time per handler run;
+    ``zero_sleep`` says whether a 0 ns sleep is a plain yield (re-entered in
+    the next iteration) or a timer like any other (as ``co_sleep_ns(0)`` was).
+    """
+
+    era: Literal["2013", "modern"] = "2013"
+    timer_min_rearm: Time | None = None
+    submit_cost: Time = 4_000
+    complete_cost: Time = 3_000
+    backup_step_cost: Time = 2_000
+    wake_cost: Time = 1_000
+    zero_sleep: Literal["yield", "timer"] = "yield"
+
+    @model_validator(mode="after")
+    def _era_default(self) -> "LoopConfig":
+        if self.timer_min_rearm is None:
+            object.__setattr__(self, "timer_min_rearm", 250_000 if self.era == "2013" else 0)
+        return self
+
+
+class BlockConfig(Section):
+    """The block layer (:mod:`sim.block`): request serialization on or off."""
+
+    serialize_overlaps: bool = True
+
+
+class BackupConfig(Section):
+    """The backup job (:mod:`sim.job`).
+
+    ``start`` is when the job starts (the guest warms up before), ``cancel_at``
+    when the user cancels it (relative to ``start``).  ``on_cow_error`` is what
+    a guest write whose copy-before-write failed gets: ``fail-guest-write``
+    (the 2013 patch: the write fails) or ``break-snapshot`` (later QEMU: the
+    write proceeds and the backup is abandoned).  ``cow_on_read`` also copies
+    before guest reads of uncopied clusters, as the reviewed patch's
+    ``before_read`` hook did.  ``target_layout`` is where copies land on the
+    target: ``stream`` appends them in the order they are made (the patch's
+    dump callback writing a VMA archive), ``image`` writes each cluster at its
+    own offset (a raw target image, QEMU since the merge).
+    """
+
+    mode: Literal["seed-2013", "none"] = "seed-2013"
+    disk_size: Size = 16 << 30
+    cluster_size: Size = 64 << 10
+    start: Time = 2 * 10**9
+    cancel_at: Time | None = None
+    on_cow_error: Literal["fail-guest-write", "break-snapshot"] = "fail-guest-write"
+    cow_on_read: bool = False
+    target_layout: Literal["stream", "image"] = "stream"
+
+    @model_validator(mode="after")
+    def _check(self) -> "BackupConfig":
+        c = self.cluster_size
+        if c < 512 or c & (c - 1):
+            raise _Invalid("cluster_size", c, "a power of two of at least 512 bytes")
+        if self.disk_size <= 0:
+            raise _Invalid("disk_size", self.disk_size, "a size greater than zero")
+        if c > self.disk_size:
+            raise _Invalid("cluster_size", c, f"at most disk_size ({units.format_size(self.disk_size)})")
+        if self.disk_size % c:
+            raise _Invalid("disk_size", self.disk_size, f"a multiple of cluster_size ({units.format_size(c)})")
+        return self
+
+
+class FaultsConfig(Section):
+    """Injected I/O errors of the backup's own I/O (:mod:`sim.faults`).
+
+    Source read errors hit the job's reads (background copy and
+    copy-before-write); target write errors hit its writes to the target.
+    Either by probability per request or at the listed clusters.
+    """
+
+    source_read_error_prob: float = Field(0.0, ge=0.0, le=1.0)
+    source_read_error_clusters: tuple[int, ...] = ()
+    target_write_error_prob: float = Field(0.0, ge=0.0, le=1.0)
+    target_write_error_clusters: tuple[int, ...] = ()
+
+
+class RunConfig(Section):
+    """One run: its seed, time cap, baseline switch and what it records."""
+
+    seed: int = Field(0, ge=0)
+    replication: int = Field(0, ge=0)
+    max_time: Time = 30 * 60 * 10**9
+    baseline: bool = True
+    trace: bool = False
+    timeline_window: Annotated[int, _wrap(units.parse_time), Field(gt=0)] = 100 * 10**6
+    keep_requests: bool = True
+
+
+class _Invalid(ValueError):
+    """A cross-field check failed on ``field`` of the section being validated."""
+
+    def __init__(self, field: str, value: Any, expected: str):
+        self.field, self.value, self.expected = field, value, expected
+        super().__init__(f"{field}: got {value!r}, expected {expected}")
+
+
+class Config(Section):
+    """A whole run.  Build it with :func:`build_config`, which names bad keys."""
+
+    disk: DeviceConfig = DeviceConfig(profile="sata-ssd")
+    target: DeviceConfig = DeviceConfig(profile="hdd")
+    loop: LoopConfig = LoopConfig()
+    block: BlockConfig = BlockConfig()
+    backup: BackupConfig = BackupConfig()
+    policy: Any = None
+    workload: Any = None
+    faults: FaultsConfig = FaultsConfig()
+    run: RunConfig = RunConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered(cls, data: Any) -> Any:
+        from .policies import policy_config
+        from .workloads import workload_config
+        if isinstance(data, dict):
+            data = dict(data)
+            data["policy"] = policy_config(data.get("policy"))
+            data["workload"] = workload_config(data.get("workload"))
+        return data
+
+    @model_validator(mode="after")
+    def _cross(self) -> "Config":
+        bs = getattr(self.workload, "bs", None)
+        if bs is not None and bs > self.backup.disk_size:
+            raise _Invalid("workload.bs", bs, f"at most backup.disk_size ({units.format_size(self.backup.disk_size)})")
+        return self
+
+    def replace(self, **sections: Any) -> "Config":
+        """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``)."""
+        return build_config(merge(self.to_dict(), expand_dotted(sections)))
+
+    def to_dict(self) -> dict:
+        """Every value as resolved, in base units (bytes, ns, bytes/s), JSON-safe."""
+        return _plain(self.model_dump())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Fraction):
+        return f"{float(value * 100):g}%"
+    return value
+
+
+def expand_dotted(flat: dict[str, Any]) -> dict:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``; nested dict values merge too."""
+    out: dict = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(key, value, "a key below a table, not below a value")
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]] = merge(node[parts[-1]], value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def merge(base: dict, over: dict) -> dict:
+    """Recursive dict merge: ``over`` wins; a table value replaces key by key."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("policy", "workload"):
+            out[k] = merge(out[k], v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            # a policy or workload table: a new name replaces the whole table
+            out[k] = v if ("name" in v and v.get("name") != out[k].get("name")) or (
+                "kind" in v and v.get("kind") != out[k].get("kind")) else merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``"backup.cluster_size=4MiB"`` -> ``("backup.cluster_size", "4MiB")``.
+
+    The value is read as a TOML value when it is one (``8``, ``true``,
+    ``[1, 2]``, ``{name = "none"}``), else taken as a bare string.
+    """
+    if "=" not in item:
+        raise ConfigError(item, item, "KEY=VALUE", source="--set")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(item, item, "KEY=VALUE with a non-empty key", source="--set")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def build_config(data: dict | None = None, source: str | None = None) -> Config:
+    """A validated :class:`Config` from a nested dict, or a :class:`ConfigError`."""
+    try:
+        return Config.model_validate(data or {})
+    except ConfigError as e:
+        raise ConfigError(e.key, e.value, e.expected, source) from None
+    except ValidationError as e:
+        raise _from_pydantic(e, data or {}, source) from None
+
+
+def _from_pydantic(err: ValidationError, data: dict, source: str | None) -> ConfigError:
+    first = err.errors(include_url=False)[0]
+    loc = [str(p) for p in first["loc"] if not isinstance(p, int) or True]
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _Invalid):
+        key = ".".join(loc + [inner.field]) if "." not in inner.field else inner.field
+        return ConfigError(key, inner.value, inner.expected, source)
+    if isinstance(inner, ConfigError):
+        return ConfigError(inner.key, inner.value, inner.expected, source)
+    key = ".".join(p for p in loc if not p.startswith(("function-", "tagged-union")))
+    msg = first["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if first["type"] == "extra_forbidden":
+        return ConfigError(key, first.get("input"), "a known key (see `backupsim list`); this key does not exist", source)
+    if first["type"] == "literal_error":
+        return ConfigError(key, first.get("input"), "one of " + str(ctx.get("expected")), source)
+    if msg.startswith("expected "):
+        msg = msg[len("expected "):]
+        if ", got " in msg:
+            msg = msg.split(", got ")[0]
+    return ConfigError(key, first.get("input"), msg, source)

@@ -1,0 +1,144 @@
+"""A block device with parallel slots and blk-iocost's linear service-time model.
+
+A request waits in a FIFO queue for one of ``queue_depth`` slots.  In its slot
+it spends a *base cost* (per operation, sequential or random; "sequential"
+means it starts within ``seq_window`` of where the previous request ended, as
+blk-iocost decides) shaped by ``dist`` (fixed, exponential, or gamma with
+coefficient of variation ``cv``), plus with probability ``stall_prob`` a long
+``stall_time`` (an SSD's garbage collection).  Then it moves its bytes over the
+device's shared transfer path at ``read_bw`` / ``write_bw``.  The transfer path
+is reserved when the request starts service, in the first gap of the path's
+calendar at or after the end of its base cost, so a short request can slip in
+before a long one reserved earlier.  With ``queue_depth > 1`` requests can
+therefore complete out of order, which is what makes the block layer's request
+serialization necessary.
+
+The device keeps the time integral of the number of requests it holds, for
+Little's law checks (``mean_in_system``).  It knows nothing of the guest or
+the backup: callers pass a completion callback.  To model another device
+(an HDD seek curve, a network hop), subclass and override :meth:`service`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Callable
+
+import simpy
+
+from ..request import READ, Request
+from ..rng import Draws
+
+if TYPE_CHECKING:
+    from ..config import DeviceConfig
+
+__all__ = ["Device"]
+
+
+class Device:
+    """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
+
+    def __init__(self, env: simpy.Environment, cfg: "DeviceConfig", draws: dict[int, Draws] | None = None,
+                 name: str = "disk", trace: list | None = None):
+        self.env = env
+        self.cfg = cfg
+        self.name = name
+        self.trace = trace
+        self.draws = draws or {}
+        self.free = cfg.queue_depth
+        self.queue: deque = deque()
+        self.last_end = -(1 << 62)
+        self.window = cfg.seq_window
+        self._base = {(READ, True): cfg.read_seq_base, (READ, False): cfg.read_rand_base,
+                      (1, True): cfg.write_seq_base, (1, False): cfg.write_rand_base}
+        self._bw = {READ: cfg.read_bw, 1: cfg.write_bw}
+        self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
+        self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
+        self._calendar: list[list[int]] = []   # reserved [start, end) on the transfer path
+        # statistics
+        self.completed = 0
+        self.in_system = 0
+        self._area = 0
+        self._t_last = 0
+        self.busy_slots_area = 0
+
+    # -- interface ------------------------------------------------------------
+
+    def submit(self, req: Request, done: Callable[[Request], None]) -> None:
+        """Queue ``req``; ``done(req)`` runs when the device completes it."""
+        now = self.env.now
+        self._account(now)
+        self.in_system += 1
+        if self.free > 0:
+            self.free -= 1
+            self._start(req, done, now)
+        else:
+            self.queue.append((req, done))
+
+    @property
+    def mean_in_system(self) -> float:
+        """Time-average number of requests queued or in service so far."""
+        self._account(self.env.now)
+        return self._area / self.env.now if self.env.now else 0.0
+
+    # -- model ------------------------------------------------------------------
+
+    def service(self, req: Request, sequential: bool) -> int:
+        """The base cost of ``req`` in its slot, in ns (override to change the model)."""
+        base = self._base[(req.op, sequential)]
+        if self._random:
+            draws = self.draws[req.origin]
+            dist = self.cfg.dist
+            if dist == "exponential":
+                base = int(base * draws.exponential())
+            elif dist == "gamma":
+                base = int(base * draws.gamma_unit(self._shape))
+            if self.cfg.stall_prob > 0 and draws.random() < self.cfg.stall_prob:
+                base += self.cfg.stall_time
+        return base
+
+    def _start(self, req: Request, done: Callable[[Request], None], now: int) -> None:
+        sequential = abs(req.offset - self.last_end) <= self.window
+        self.last_end = req.offset + req.nbytes
+        t_ready = now + self.service(req, sequential)
+        xfer = req.nbytes * 1_000_000_000 // self._bw[req.op]
+        end = self._reserve(now, t_ready, xfer) if xfer else t_ready
+        if self.trace is not None:
+            self.trace.append((now, self.name, "start", req))
+        ev = self.env.timeout(end - now, (req, done))
+        ev.callbacks.append(self._finish)
+
+    def _reserve(self, now: int, t_ready: int, xfer: int) -> int:
+        cal = self._calendar
+        while cal and cal[0][1] <= now:
+            cal.pop(0)
+        start = t_ready
+        i = 0
+        for i, (s, e) in enumerate(cal):
+            if start + xfer <= s:
+                break
+            if e > start:
+                start = e
+        else:
+            i = len(cal)
+        cal.insert(i, [start, start + xfer])
+        return start + xfer
+
+    def _finish(self, event: simpy.Event) -> None:
+        req, done = event._value
+        now = self.env.now
+        self._account(now)
+        self.in_system -= 1
+        self.completed += 1
+        if self.trace is not None:
+            self.trace.append((now, self.name, "done", req))
+        if self.queue:
+            nreq, ndone = self.queue.popleft()
+            self._start(nreq, ndone, now)
+        else:
+            self.free += 1
+        done(req)
+
+    def _account(self, now: int) -> None:
+        self._area += self.in_system * (now - self._t_last)
+        self._t_last = now

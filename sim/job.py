@@ -1,0 +1,220 @@
+"""The backup job of the 2013 patch (``backup.mode = "seed-2013"``).
+
+Models the job as reviewed in ``shared/seed`` and described in MODEL.md
+section 3:
+
+* **run loop** (``backup_run``): for each cluster 0..N-1, ask the pacing policy
+  how long to wait, check for cancellation, skip clusters already claimed,
+  otherwise copy it as a tracked read request of that cluster: claim the bit,
+  read the source, write the target (the dump callback), publish progress.
+* **copy-before-write** (``backup_do_cow``), from the guest write path: for each
+  unclaimed cluster the write touches, claim it, read it, write it to the
+  target; only then does the guest write proceed, so its latency includes all
+  of this.  It holds the job's reader/writer lock as a reader.
+* **end**: take the lock as a writer, so the job completes only when no
+  copy-before-write is in flight (no polling sleep), then remove the hook.
+* **errors**: a failed source read or target write ends the job with status
+  ``failed``; the guest write whose copy-before-write failed either fails too
+  (``fail-guest-write``, the patch) or goes ahead with the snapshot abandoned
+  (``break-snapshot``, QEMU's ``on-cbw-error`` since 7.1).
+* **cancel** at any time: a sleeping or waiting job wakes at once; a copy in
+  flight finishes first.
+
+Later modes (QEMU 6.0+ block-copy with parallel workers; Proxmox with 4 MiB
+clusters) are separate classes with the same ``start`` / ``cancel`` /
+``before_io`` surface.
+"""
+
+from __future__ import annotations
+
+from typing import Generator
+
+import simpy
+
+from .bitmap import CopyBitmap
+from .block import BlockLayer
+from .config import BackupConfig, LoopConfig
+from .coroutine import PARK, Coroutine, sleep
+from .devices import Device
+from .faults import Faults
+from .oracle import ContentOracle
+from .policies import Policy
+from .request import BACKUP, READ, WRITE, Request
+from .rwlock import CoRwLock
+
+__all__ = ["SeedBackupJob"]
+
+
+class SeedBackupJob:
+    """QEMU's backup job as proposed in 2013, over a real bitmap and copy-before-write."""
+
+    def __init__(self, env: simpy.Environment, blk: BlockLayer, target: Device, cfg: BackupConfig,
+                 loop_cfg: LoopConfig, policy: Policy, faults: Faults, oracle: ContentOracle,
+                 trace: list | None = None):
+        self.env = env
+        self.blk = blk
+        self.loop = blk.loop
+        self.source = blk.disk
+        self.target = target
+        self.cfg = cfg
+        self.loop_cfg = loop_cfg
+        self.policy = policy
+        self.faults = faults
+        self.oracle = oracle
+        self.trace = trace
+        self.cluster_size = cfg.cluster_size
+        self.n = cfg.disk_size // cfg.cluster_size
+        self.bitmap = CopyBitmap(self.n)
+        self.lock = CoRwLock(loop_cfg.wake_cost)
+        self.status = "pending"
+        self.error: str | None = None
+        self.active = False
+        self.cancelled = False
+        self.progress = 0                  # bytes copied (background and copy-before-write)
+        self.copy_t: list[int] = []        # completion time of each cluster copy
+        self.copy_cow: list[bool] = []     # whether it was a copy-before-write
+        self.cow_count = 0
+        self.t_start = -1
+        self.t_end = -1
+        self.done = env.event()
+        self.stream = cfg.target_layout == "stream"
+        self.target_pos = 0                # next offset on a stream target
+        self.co: Coroutine | None = None
+
+    # -- control ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start now: snapshot the oracle, hook the write path, run the loop."""
+        self.t_start = self.env.now
+        self.status = "running"
+        self.active = True
+        self.oracle.snapshot()
+        self.blk.job = self
+        self.blk.cow_on_read = self.cfg.cow_on_read
+        self.co = Coroutine(self.loop, self._run(), self.loop_cfg.backup_step_cost,
+                            zero_sleep_yields=self.loop_cfg.zero_sleep == "yield")
+        self._trace("start", None)
+        self.co.start()
+
+    def cancel(self) -> None:
+        """Request cancellation (``block-job-cancel``)."""
+        if self.status != "running":
+            return
+        self.cancelled = True
+        self.co.interrupt()
+
+    def fail(self, why: str) -> None:
+        """End the job with an error at its next check."""
+        if self.error is None:
+            self.error = why
+            self._trace("error", why)
+        if self.co is not None:
+            self.co.interrupt()
+
+    # -- the background loop ------------------------------------------------------
+
+    def _run(self) -> Generator:
+        co = self.co
+        policy = self.policy
+        bitmap = self.bitmap
+        cs = self.cluster_size
+        for c in range(self.n):
+            if self.cancelled or self.error:
+                break
+            while True:
+                wait = policy.before_cluster()
+                if wait.__class__ is int:
+                    yield sleep(wait)
+                    break
+                if wait.processed:
+                    continue
+                wait.callbacks.append(lambda _ev, co=co: co.interrupt())
+                co.park_interruptible()
+                yield PARK
+                if self.cancelled or self.error:
+                    break
+            if self.cancelled or self.error:
+                break
+            if bitmap.get(c):
+                continue
+            req = Request(READ, c * cs, cs, BACKUP)
+            req.c0, req.c1 = c, c + 1
+            if self.blk.serialize:
+                yield from self.blk.wait_overlaps(req, co)
+                self.blk.track(req)
+            ok = yield from self._copy(c, c + 1, co, cow=False)
+            if self.blk.serialize:
+                self.blk.untrack(req)
+            if not ok:
+                break
+        yield from self.lock.wrlock(co)
+        self.active = False
+        self.blk.job = None
+        self.lock.unlock()
+        self.status = "failed" if self.error else "cancelled" if self.cancelled else "completed"
+        self.t_end = self.env.now
+        self._trace("end", self.status)
+        self.done.succeed(self.status)
+
+    # -- copy-before-write ----------------------------------------------------------
+
+    def before_io(self, req: Request, co: Coroutine) -> Generator:
+        """The ``before_write`` hook: copy the unclaimed clusters ``req`` touches first.
+
+        Returns False when the guest request must fail (``fail-guest-write``).
+        """
+        if not self.active or self.error:
+            return True
+        yield from self.lock.rdlock(co)
+        if not self.active or self.error:
+            self.lock.unlock()
+            return True
+        t0 = self.env.now
+        before = self.cow_count
+        ok = yield from self._copy(req.c0, req.c1, co, cow=True)
+        self.lock.unlock()
+        if self.cow_count != before or not ok:
+            req.cow_ns += self.env.now - t0
+            req.cow_clusters += self.cow_count - before
+        if ok:
+            return True
+        return self.cfg.on_cow_error == "break-snapshot"
+
+    def _copy(self, c0: int, c1: int, co: Coroutine, cow: bool) -> Generator:
+        """Claim, read and dump every unclaimed cluster of ``c0 .. c1-1``; False on error."""
+        bitmap = self.bitmap
+        cs = self.cluster_size
+        blk = self.blk
+        for c in range(c0, c1):
+            if bitmap.get(c):
+                continue
+            bitmap.set(c)
+            self._trace("cow" if cow else "copy", c)
+            rd = Request(READ, c * cs, cs, BACKUP)
+            rd.c0 = c
+            yield from blk.read_for_job(rd, co)
+            if self.faults.read_fails(c):
+                self.fail(f"source read error at cluster {c}")
+                return False
+            if self.stream:
+                wr = Request(WRITE, self.target_pos, cs, BACKUP)
+                self.target_pos += cs
+            else:
+                wr = Request(WRITE, c * cs, cs, BACKUP)
+            yield from blk.write_for_job(wr, co, self.target)
+            if self.faults.write_fails(c):
+                self.fail(f"target write error at cluster {c}")
+                return False
+            self.oracle.copy_landed(c, rd.gen)
+            self.progress += cs
+            self.copy_t.append(self.env.now)
+            self.copy_cow.append(cow)
+            if cow:
+                self.cow_count += 1
+            self.policy.on_copy(cs, cow)
+            self._trace("copied", c)
+        return True
+
+    def _trace(self, what: str, detail) -> None:
+        if self.trace is not None:
+            self.trace.append((self.env.now, "job", what, detail))

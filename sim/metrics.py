@@ -1,0 +1,178 @@
+"""Metrics of one run, derived from the raw records after the run (MODEL.md section 4).
+
+* Guest latency = completion - submission, so it includes loop wait, overlap
+  wait, copy-before-write, device queueing and service.  Percentiles cover
+  requests *submitted* in the backup window ``[start, end)``; counts cover the
+  whole run.  Percentiles use numpy's default (linear interpolation).
+* Backup: duration, bytes, throughput, copy-before-write count, the share of
+  guest writes delayed by copy-before-write and their extra latency, status.
+* Event loop: the longest and p99 wait of a ready guest handler in the window.
+* A timeline in fixed windows and log-binned latency histograms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .request import READ, WRITE
+
+__all__ = ["guest_frame", "summarize", "timeline", "latency_histogram", "HIST_EDGES_NS"]
+
+#: Latency histogram bin edges: 20 per decade from 100 ns to 1000 s.
+HIST_EDGES_NS = np.unique(np.round(np.logspace(2, 12, 201)).astype(np.int64))
+
+
+def guest_frame(guest) -> pd.DataFrame:
+    """One row per completed guest request, in completion order."""
+    t_submit = np.asarray(guest.t_submit, dtype=np.int64)
+    t_done = np.asarray(guest.t_done, dtype=np.int64)
+    return pd.DataFrame({
+        "t_submit_ns": t_submit,
+        "t_done_ns": t_done,
+        "latency_ns": t_done - t_submit,
+        "op": np.where(np.asarray(guest.op, dtype=np.int8) == READ, "read", "write"),
+        "bytes": np.asarray(guest.nbytes, dtype=np.int64),
+        "cow_ns": np.asarray(guest.cow_ns, dtype=np.int64),
+        "error": np.asarray(guest.error, dtype=bool),
+    })
+
+
+def _pct_us(lat_ns: np.ndarray, q: float) -> float:
+    if lat_ns.size == 0:
+        return float("nan")
+    return float(np.percentile(lat_ns, q)) / 1000.0
+
+
+def window_mask(frame: pd.DataFrame, start: int, end: int) -> np.ndarray:
+    t = frame["t_submit_ns"].to_numpy()
+    return (t >= start) & (t < end)
+
+
+def latency_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
+    """Guest latency percentiles (us) of requests submitted in ``[start, end)``."""
+    m = window_mask(frame, start, end)
+    lat = frame["latency_ns"].to_numpy()[m]
+    is_read = (frame["op"].to_numpy() == "read")[m]
+    rd, wr = lat[is_read], lat[~is_read]
+    out = {}
+    for name, arr in (("guest", lat), ("guest_read", rd), ("guest_write", wr)):
+        for q, tag in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
+            out[f"{name}_{tag}_us"] = _pct_us(arr, q)
+        out[f"{name}_max_us"] = float(arr.max()) / 1000.0 if arr.size else float("nan")
+        out[f"{name}_mean_us"] = float(arr.mean()) / 1000.0 if arr.size else float("nan")
+    span = max(end - start, 1)
+    out["guest_iops"] = float(m.sum()) * 1e9 / span
+    return out
+
+
+def summarize(model, baseline=None) -> dict:
+    """The row of ``runs.parquet`` for one run (and its baseline, if any)."""
+    cfg = model.cfg
+    job = model.job
+    frame = guest_frame(model.guest)
+    if job is not None and job.t_start >= 0:
+        start = job.t_start
+        end = job.t_end if job.t_end >= 0 else model.t_end
+    else:
+        start, end = cfg.backup.start, model.t_end
+    row: dict = {}
+    if job is None:
+        row["status"] = "no-backup"
+    elif model.timed_out and job.t_end < 0:
+        row["status"] = "timeout"
+    else:
+        row["status"] = job.status
+    row["error"] = (job.error or "") if job is not None else ""
+    row["consistent"] = bool(model.oracle.consistent) if job is not None else True
+    row["inconsistent_clusters"] = len(model.oracle.mismatched)
+    row["clusters_copied_twice"] = model.oracle.copied_twice
+    duration = max(end - start, 0)
+    row["backup_start_s"] = start / 1e9
+    row["backup_end_s"] = end / 1e9
+    row["backup_duration_s"] = duration / 1e9
+    copied = job.progress if job is not None else 0
+    row["backup_bytes"] = copied
+    row["backup_throughput_mib_s"] = (copied / (1 << 20)) / (duration / 1e9) if duration else 0.0
+    row["backup_clusters"] = job.n if job is not None else 0
+    row["cow_writes"] = job.cow_count if job is not None else 0
+    ops = frame["op"].to_numpy()
+    row["guest_ops"] = int(len(frame))
+    row["guest_read_ops"] = int((ops == "read").sum())
+    row["guest_write_ops"] = int((ops == "write").sum())
+    row["guest_bytes"] = int(frame["bytes"].sum())
+    row["guest_errors"] = int(frame["error"].sum())
+    row.update(latency_summary(frame, start, end))
+    m = window_mask(frame, start, end) & (ops == "write")
+    cow = frame["cow_ns"].to_numpy()[m]
+    delayed = cow[cow > 0]
+    row["cow_delayed_share"] = float(delayed.size / cow.size) if cow.size else 0.0
+    row["cow_extra_mean_us"] = float(delayed.mean()) / 1000.0 if delayed.size else 0.0
+    row["cow_extra_p99_us"] = _pct_us(delayed, 99) if delayed.size else 0.0
+    wt = np.asarray(model.loop.guest_wait_t, dtype=np.int64)
+    wn = np.asarray(model.loop.guest_wait_ns, dtype=np.int64)
+    wm = (wt >= start) & (wt < end)
+    row["loop_wait_max_us"] = float(wn[wm].max()) / 1000.0 if wm.any() else 0.0
+    row["loop_wait_p99_us"] = _pct_us(wn[wm], 99) if wm.any() else 0.0
+    row["loop_iterations"] = model.loop.iterations
+    row["loop_busy_share"] = model.loop.busy_ns / model.t_end if model.t_end else 0.0
+    row["overlap_waits"] = model.blk.overlap_waits
+    row["disk_mean_in_system"] = model.disk.mean_in_system
+    row["sim_time_s"] = model.t_end / 1e9
+    if baseline is not None:
+        bframe = guest_frame(baseline.guest)
+        base = latency_summary(bframe, start, end)
+        row["baseline_guest_p50_us"] = base["guest_p50_us"]
+        row["baseline_guest_p99_us"] = base["guest_p99_us"]
+        row["baseline_guest_p999_us"] = base["guest_p999_us"]
+        row["baseline_guest_iops"] = base["guest_iops"]
+        p99 = base["guest_p99_us"]
+        row["slowdown_p99"] = row["guest_p99_us"] / p99 if p99 and p99 == p99 else float("nan")
+    else:
+        for k in ("baseline_guest_p50_us", "baseline_guest_p99_us", "baseline_guest_p999_us",
+                  "baseline_guest_iops", "slowdown_p99"):
+            row[k] = float("nan")
+    return row
+
+
+def timeline(model, window: int) -> pd.DataFrame:
+    """Per window of ``window`` ns: guest IOPS and latency, backup bytes copied so far."""
+    frame = guest_frame(model.guest)
+    nwin = max(1, -(-model.t_end // window))
+    t0 = np.arange(nwin, dtype=np.int64) * window
+    out = pd.DataFrame({"t_s": t0 / 1e9})
+    b = (frame["t_done_ns"].to_numpy() // window).astype(np.int64)
+    counts = np.bincount(b, minlength=nwin)[:nwin]
+    out["guest_iops"] = counts * (1e9 / window)
+    lat = pd.Series(frame["latency_ns"].to_numpy() / 1000.0)
+    g = lat.groupby(b)
+    for q, tag in ((0.5, "p50"), (0.99, "p99")):
+        out[f"guest_{tag}_us"] = g.quantile(q).reindex(range(nwin)).to_numpy()
+    job = model.job
+    if job is not None and job.copy_t:
+        ct = np.asarray(job.copy_t, dtype=np.int64)
+        ends = t0 + window
+        out["backup_bytes"] = np.searchsorted(ct, ends, side="left") * job.cluster_size
+        cw = np.asarray(job.copy_cow, dtype=bool)
+        cb = (ct[cw] // window).astype(np.int64)
+        out["cow_copies"] = np.bincount(cb, minlength=nwin)[:nwin] if cb.size else 0
+    else:
+        out["backup_bytes"] = 0
+        out["cow_copies"] = 0
+    return out
+
+
+def latency_histogram(model) -> pd.DataFrame:
+    """Counts of guest latencies in the backup window per op, in :data:`HIST_EDGES_NS` bins."""
+    frame = guest_frame(model.guest)
+    job = model.job
+    start = job.t_start if job is not None and job.t_start >= 0 else model.cfg.backup.start
+    end = job.t_end if job is not None and job.t_end >= 0 else model.t_end
+    m = window_mask(frame, start, end)
+    rows = []
+    edges = HIST_EDGES_NS
+    for op in ("read", "write"):
+        lat = frame["latency_ns"].to_numpy()[m & (frame["op"].to_numpy() == op)]
+        counts, _ = np.histogram(np.clip(lat, edges[0], edges[-1] - 1), bins=edges)
+        rows.append(pd.DataFrame({"op": op, "lo_ns": edges[:-1], "hi_ns": edges[1:], "count": counts}))
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,106 @@
+"""Wiring one simulation: devices, loop, block layer, guest, job, policy.
+
+:class:`Model` builds every component from its slice of the :class:`Config`
+and its own random streams, runs SimPy until the run's end, and hands back the
+raw state for :mod:`sim.metrics`.  No files, no prints: the runner does that.
+
+A run ends when the backup has ended and the guest's ``duration`` (if it is a
+time) has passed, or at ``run.max_time`` (status ``timeout``).  A baseline
+run (``with_backup=False``) is the same guest on the same devices with the
+same seed, run until ``until``.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from .block import BlockLayer
+from .config import Config
+from .devices import Device
+from .faults import Faults
+from .job import SeedBackupJob
+from .loop import EventLoop
+from .oracle import ContentOracle
+from .policies import PolicyContext, make_policy
+from .request import BACKUP, GUEST
+from .rng import Draws, Streams
+from .workloads import make_guest
+
+__all__ = ["Model"]
+
+
+class Model:
+    """One run's components, built and ready to :meth:`run`."""
+
+    def __init__(self, cfg: Config, with_backup: bool = True, trace: bool | None = None):
+        self.cfg = cfg
+        self.env = env = simpy.Environment()
+        streams = Streams(cfg.run.seed)
+        self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
+        n = cfg.backup.disk_size // cfg.backup.cluster_size
+        self.loop = EventLoop(env, cfg.loop.timer_min_rearm, self.trace)
+        self.disk = Device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
+        self.target = Device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
+        self.oracle = ContentOracle(n)
+        self.blk = BlockLayer(env, self.loop, self.disk, cfg.loop, cfg.backup.cluster_size,
+                              cfg.block.serialize_overlaps, self.oracle, self.trace)
+        self.guest = make_guest(env, cfg.workload, self.blk, cfg.backup.disk_size,
+                                Draws(streams.generator("workload")))
+        self.job: SeedBackupJob | None = None
+        if with_backup and cfg.backup.mode != "none":
+            ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target,
+                                Draws(streams.generator("policy")))
+            policy = make_policy(cfg.policy, ctx)
+            faults = Faults(cfg.faults, Draws(streams.generator("faults")))
+            self.job = SeedBackupJob(env, self.blk, self.target, cfg.backup, cfg.loop, policy,
+                                     faults, self.oracle, self.trace)
+            ctx.job = self.job
+        self.timed_out = False
+        self.t_end = 0
+
+    def run(self, until: int | None = None) -> "Model":
+        """Run to the end of the run (or to ``until`` ns); returns self."""
+        env, cfg = self.env, self.cfg
+        stop = env.event()
+        guest_end = env.event()
+        self.guest.start()
+        duration = cfg.workload.duration
+        if isinstance(duration, int):
+            env.timeout(duration).callbacks.append(lambda _e: guest_end.succeed())
+        else:
+            guest_end.succeed()
+        waits = [guest_end]
+        if self.job is not None:
+            job = self.job
+            env.timeout(cfg.backup.start).callbacks.append(lambda _e: self.blk.drain(job.start))
+            if cfg.backup.cancel_at is not None:
+                env.timeout(cfg.backup.start + cfg.backup.cancel_at).callbacks.append(lambda _e: job.cancel())
+            if duration == "backup":
+                job.done.callbacks.append(lambda _e: self.guest.stop())
+            waits.append(job.done)
+        cap = cfg.run.max_time if until is None else min(until, cfg.run.max_time)
+        if until is None:
+            env.all_of(waits).callbacks.append(lambda _e: stop.succeed() if not stop.triggered else None)
+        env.timeout(cap).callbacks.append(lambda _e: self._cap(stop))
+        env.run(until=stop)
+        self.t_end = env.now
+        # let the guest's requests in flight complete, so that the slowest
+        # requests of the window are not the ones left out of its statistics
+        self.guest.stop()
+        if self.blk.activity.in_flight:
+            drained = self.blk.activity.idle_event()
+            env.timeout(cfg.run.max_time).callbacks.append(
+                lambda _e: drained.succeed() if not drained.triggered else None)
+            env.run(until=drained)
+        return self
+
+    def _cap(self, stop: simpy.Event) -> None:
+        if not stop.triggered:
+            self.timed_out = True
+            stop.succeed()
+
+
+def _per_origin(streams: Streams, name: str) -> dict[int, Draws]:
+    # guest and backup requests draw service noise from separate streams, so the
+    # guest's draws are the same with and without a backup (common random numbers)
+    return {GUEST: Draws(streams.generator(name, "guest")), BACKUP: Draws(streams.generator(name, "backup"))}

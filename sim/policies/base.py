@@ -1,0 +1,71 @@
+"""The pacing policy interface: when may the backup's background loop copy next?
+
+A policy is a small object with one job.  Before each cluster the job calls
+:meth:`Policy.before_cluster`, which answers either
+
+* an ``int``: sleep that many ns first (0 = just yield to the loop), or
+* a :class:`simpy.Event`: wait until it fires, then ask again.
+
+The job reports every cluster copy through :meth:`Policy.on_copy` (background
+and copy-before-write alike; only the background copies are paced).  A policy
+sees the guest through :class:`sim.block.GuestActivity` and the job's progress
+through the ``job`` it is attached to; it draws randomness only from the
+``policy`` stream it is given.
+
+To add a policy: write a module in this package with a :class:`PolicyConfig`
+subclass whose ``name`` is a ``Literal`` of the policy's name, and a
+:class:`Policy` subclass with ``Config`` set to it and a docstring citing
+where the policy comes from; then add it to ``REGISTRY`` in ``__init__``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import simpy
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..block import GuestActivity
+    from ..config import DeviceConfig
+    from ..rng import Draws
+
+__all__ = ["Policy", "PolicyConfig", "PolicyContext"]
+
+
+class PolicyConfig(BaseModel):
+    """Parameters of one policy; subclasses add fields with their defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    name: str
+
+
+class PolicyContext:
+    """What a policy may see: the simulation clock, the guest, the devices, the job."""
+
+    def __init__(self, env: simpy.Environment, guest: "GuestActivity", disk: "DeviceConfig",
+                 target: "DeviceConfig", draws: "Draws", job=None):
+        self.env = env
+        self.guest = guest
+        self.disk = disk
+        self.target = target
+        self.draws = draws
+        self.job = job
+
+
+class Policy:
+    """Base class: never waits (subclasses override :meth:`before_cluster`)."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[PolicyConfig]] = PolicyConfig
+
+    def __init__(self, cfg: PolicyConfig, ctx: PolicyContext):
+        self.cfg = cfg
+        self.ctx = ctx
+
+    def before_cluster(self) -> int | simpy.Event:
+        """How long to wait before the next background cluster (see module doc)."""
+        return 0
+
+    def on_copy(self, nbytes: int, cow: bool) -> None:
+        """A cluster of ``nbytes`` was copied (``cow``: by a guest write's copy-before-write)."""

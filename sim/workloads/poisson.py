@@ -1,0 +1,42 @@
+"""``poisson``: an open-loop guest with exponential inter-arrival times.
+
+Requests arrive at rate ``iops`` whatever the disk does (an M/·/· arrival
+stream), which is what the queueing checks (M/M/1, M/D/1, Little's law) need.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Guest, WorkloadConfig
+
+__all__ = ["PoissonGuest", "PoissonConfig"]
+
+
+class PoissonConfig(WorkloadConfig):
+    kind: Literal["poisson"] = "poisson"
+    iops: float = Field(1000.0, gt=0)
+
+
+class PoissonGuest(Guest):
+    """Arrivals at rate ``iops``, each a request from the fio-like stream."""
+
+    kind = "poisson"
+    Config = PoissonConfig
+
+    def start(self) -> None:
+        super().start()
+        self._mean_ns = 1e9 / self.cfg.iops
+        self._schedule()
+
+    def _schedule(self) -> None:
+        gap = int(self.draws.exponential() * self._mean_ns)
+        self.env.timeout(gap).callbacks.append(self._arrive)
+
+    def _arrive(self, _event) -> None:
+        if self.stopped:
+            return
+        self.issue()
+        self._schedule()
