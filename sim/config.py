@@ -106,7 +106,7 @@ class LoopConfig(Section):
     the next iteration) or a timer like any other (as ``co_sleep_ns(0)`` was).
     """
 
-    era: Literal["2013", "modern"] = "2013"
+    era: Annotated[Literal["2013", "modern"], BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] = "2013"
     timer_min_rearm: Time | None = None
     submit_cost: Time = 4_000
     complete_cost: Time = 3_000
@@ -310,27 +310,55 @@ def build_config(data: dict | None = None, source: str | None = None) -> Config:
         raise _from_pydantic(e, data or {}, source) from None
 
 
+_EXPECTED = {
+    "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "an integer",
+    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+    "bool_type": "true or false", "string_type": "a string", "dict_type": "a table",
+    "model_type": "a table", "tuple_type": "a list", "list_type": "a list",
+}
+
+
+def _raw(data: Any, path: list[str]) -> Any:
+    node = data
+    for p in path:
+        if not isinstance(node, dict) or p not in node:
+            return _MISSING
+        node = node[p]
+    return node
+
+
+_MISSING = object()
+
+
 def _from_pydantic(err: ValidationError, data: dict, source: str | None) -> ConfigError:
+    """The first pydantic error as a :class:`ConfigError` with the user's own spelling."""
     first = err.errors(include_url=False)[0]
-    loc = [str(p) for p in first["loc"] if not isinstance(p, int) or True]
+    loc = [str(p) for p in first["loc"]]
     ctx = first.get("ctx") or {}
     inner = ctx.get("error")
-    if isinstance(inner, _Invalid):
-        key = ".".join(loc + [inner.field]) if "." not in inner.field else inner.field
-        return ConfigError(key, inner.value, inner.expected, source)
     if isinstance(inner, ConfigError):
         return ConfigError(inner.key, inner.value, inner.expected, source)
-    key = ".".join(p for p in loc if not p.startswith(("function-", "tagged-union")))
+    if isinstance(inner, _Invalid):
+        path = loc + inner.field.split(".") if "." not in inner.field else inner.field.split(".")
+        raw = _raw(data, path)
+        return ConfigError(".".join(path), inner.value if raw is _MISSING else raw, inner.expected, source)
+    key = ".".join(p for p in loc if not p.startswith(("function-", "tagged-union", "literal[")))
+    raw = _raw(data, key.split("."))
+    value = first.get("input") if raw is _MISSING else raw
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return ConfigError(key, value, "a known key (`backupsim list` shows them); this key does not exist", source)
+    if kind == "literal_error":
+        return ConfigError(key, value, "one of " + str(ctx.get("expected")), source)
+    if kind in _EXPECTED:
+        return ConfigError(key, value, _EXPECTED[kind], source)
+    for bound, text in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if bound in ctx and kind.startswith(("greater", "less")):
+            return ConfigError(key, value, f"a value {text} {ctx[bound]}", source)
     msg = first["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
-    if first["type"] == "extra_forbidden":
-        return ConfigError(key, first.get("input"), "a known key (see `backupsim list`); this key does not exist", source)
-    if first["type"] == "literal_error":
-        return ConfigError(key, first.get("input"), "one of " + str(ctx.get("expected")), source)
     if msg.startswith("expected "):
-        msg = msg[len("expected "):]
-        if ", got " in msg:
-            msg = msg.split(", got ")[0]
-    return ConfigError(key, first.get("input"), msg, source)
+        msg = msg[len("expected "):].split(", got ")[0]
+    return ConfigError(key, value, msg, source)

@@ -28,10 +28,12 @@ def guest_frame(guest) -> pd.DataFrame:
     t_submit = np.asarray(guest.t_submit, dtype=np.int64)
     t_done = np.asarray(guest.t_done, dtype=np.int64)
     return pd.DataFrame({
+        "index": np.asarray(guest.index, dtype=np.int64),
         "t_submit_ns": t_submit,
         "t_done_ns": t_done,
         "latency_ns": t_done - t_submit,
         "op": np.where(np.asarray(guest.op, dtype=np.int8) == READ, "read", "write"),
+        "offset": np.asarray(guest.offset, dtype=np.int64),
         "bytes": np.asarray(guest.nbytes, dtype=np.int64),
         "cow_ns": np.asarray(guest.cow_ns, dtype=np.int64),
         "error": np.asarray(guest.error, dtype=bool),

@@ -10,6 +10,7 @@ from .base import Guest, RequestStream, WorkloadConfig
 from .fio import FioGuest
 from .idle import NoGuest
 from .poisson import PoissonGuest
+from .script import ScriptGuest
 
 __all__ = ["REGISTRY", "Guest", "WorkloadConfig", "RequestStream", "workload_config", "make_guest"]
 
@@ -17,6 +18,7 @@ REGISTRY: dict[str, type[Guest]] = {
     NoGuest.kind: NoGuest,
     FioGuest.kind: FioGuest,
     PoissonGuest.kind: PoissonGuest,
+    ScriptGuest.kind: ScriptGuest,
 }
 
 DEFAULT = "fio"

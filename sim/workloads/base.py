@@ -100,6 +100,8 @@ class Guest:
         self.nbytes: list[int] = []
         self.cow_ns: list[int] = []
         self.error: list[bool] = []
+        self.offset: list[int] = []
+        self.index: list[int] = []
 
     def start(self) -> None:
         """Begin issuing at the current time (and stop after ``duration`` if it is a time)."""
@@ -124,6 +126,8 @@ class Guest:
         self.nbytes.append(req.nbytes)
         self.cow_ns.append(req.cow_ns)
         self.error.append(req.error)
+        self.offset.append(req.offset)
+        self.index.append(req.index)
         self._completed(req)
 
     def _completed(self, req: Request) -> None:

@@ -1,0 +1,30 @@
+"""Shared helpers: small, exactly computable configurations."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def fixed_device(base: str = "100us", bw: int = 655_360_000, qd: int = 1, **extra) -> dict:
+    """A device whose every base cost is ``base``; 64 KiB moves in 100 us at the default ``bw``."""
+    return {"profile": "custom", "queue_depth": qd, "read_seq_base": base, "read_rand_base": base,
+            "write_seq_base": base, "write_rand_base": base, "read_bw": bw, "write_bw": bw, **extra}
+
+
+def unit_loop(era: str = "modern", cost: str = "1us") -> dict:
+    return {"era": era, "submit_cost": cost, "complete_cost": cost, "backup_step_cost": cost, "wake_cost": cost}
+
+
+def free_loop(era: str = "modern") -> dict:
+    return unit_loop(era, "0ns")
+
+
+@pytest.fixture
+def tiny() -> dict:
+    """Two 64 KiB clusters, fixed 100 us devices, 1 us loop costs, no guest."""
+    return {
+        "backup": {"disk_size": "128KiB", "cluster_size": "64KiB", "start": "1ms"},
+        "disk": fixed_device(), "target": fixed_device(), "loop": unit_loop(),
+        "policy": {"name": "none"}, "workload": {"kind": "none"},
+        "run": {"baseline": False},
+    }

@@ -1,0 +1,76 @@
+"""The event loop's iteration and timer semantics, as exact times."""
+
+import simpy
+
+from sim.loop import EventLoop
+
+
+def make(rearm=0):
+    env = simpy.Environment()
+    return env, EventLoop(env, rearm)
+
+
+def test_timer_on_an_idle_loop_waits_for_the_min_rearm():
+    # 2013: a 1 us sleep on an idle loop lasts until the host alarm, 250 us later
+    for rearm, expected in ((250_000, 250_000), (0, 1_000)):
+        env, loop = make(rearm)
+        seen = []
+        env.timeout(0).callbacks.append(lambda _e: loop.call_later(1_000, lambda a: seen.append(env.now)))
+        env.run()
+        assert seen == [expected]
+
+
+def test_timer_in_a_busy_loop_runs_in_the_first_iteration_after_it_expires():
+    env, loop = make(250_000)
+    seen = []
+
+    def guest(n):
+        # a guest handler that keeps the loop busy: 3 us each, re-posted 5 times
+        seen.append(("guest", env.now))
+        if n:
+            loop.post(guest, n - 1, 3_000)
+
+    def start(_e):
+        loop.post(guest, 5, 3_000)
+        loop.call_later(1_000, lambda a: seen.append(("timer", env.now)))
+
+    env.timeout(0).callbacks.append(start)
+    env.run()
+    # iteration 1 runs the guest handler (0..3 us, effect at 3 us); its timer phase
+    # at 3 us finds the 1 us timer expired: the sleep lasted one iteration
+    assert seen[:3] == [("guest", 3_000), ("timer", 3_000), ("guest", 6_000)]
+
+
+def test_a_handler_that_does_not_yield_holds_the_loop():
+    env, loop = make()
+    seen = []
+
+    def long_step(_):
+        seen.append(("step", env.now))
+        return (50_000, lambda a: seen.append(("step-end", env.now)), None)
+
+    def start(_e):
+        loop.post(long_step, None, 1_000)
+        loop.post(lambda a: seen.append(("guest", env.now)), None, 1_000, guest=True)
+
+    env.timeout(0).callbacks.append(start)
+    env.run()
+    assert seen == [("step", 1_000), ("step-end", 51_000), ("guest", 52_000)]
+    assert loop.guest_wait_ns == [51_000]
+
+
+def test_handlers_posted_during_an_iteration_run_after_its_timers():
+    env, loop = make()
+    seen = []
+
+    def first(_):
+        seen.append(("first", env.now))
+        loop.post(lambda a: seen.append(("posted", env.now)), None, 1_000)
+
+    def start(_e):
+        loop.post(first, None, 1_000)
+        loop.call_later(0, lambda a: seen.append(("timer", env.now)), None, 1_000)
+
+    env.timeout(0).callbacks.append(start)
+    env.run()
+    assert seen == [("first", 1_000), ("timer", 2_000), ("posted", 3_000)]
