@@ -27,6 +27,7 @@ clusters) are separate classes with the same ``start`` / ``cancel`` /
 
 from __future__ import annotations
 
+from array import array
 from typing import Generator
 
 import simpy
@@ -71,8 +72,8 @@ class SeedBackupJob:
         self.active = False
         self.cancelled = False
         self.progress = 0                  # bytes copied (background and copy-before-write)
-        self.copy_t: list[int] = []        # completion time of each cluster copy
-        self.copy_cow: list[bool] = []     # whether it was a copy-before-write
+        self.copy_t = array("q")           # completion time of each cluster copy
+        self.copy_cow = array("b")         # whether it was a copy-before-write
         self.cow_count = 0
         self.t_start = -1
         self.t_end = -1

@@ -30,6 +30,7 @@ second :class:`EventLoop` and post the handlers that belong to it there.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from heapq import heappop, heappush
 from typing import Any, Callable
@@ -62,8 +63,8 @@ class EventLoop:
         self._alarm_ev_at = -1
         self.iterations = 0
         self.busy_ns = 0
-        self.guest_wait_t: list[int] = []
-        self.guest_wait_ns: list[int] = []
+        self.guest_wait_t = array("q")
+        self.guest_wait_ns = array("q")
 
     # -- what components call -------------------------------------------------
 

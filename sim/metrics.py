@@ -25,19 +25,24 @@ HIST_EDGES_NS = np.unique(np.round(np.logspace(2, 12, 201)).astype(np.int64))
 
 def guest_frame(guest) -> pd.DataFrame:
     """One row per completed guest request, in completion order."""
-    t_submit = np.asarray(guest.t_submit, dtype=np.int64)
-    t_done = np.asarray(guest.t_done, dtype=np.int64)
+    t_submit = _np(guest.t_submit, np.int64)
+    t_done = _np(guest.t_done, np.int64)
     return pd.DataFrame({
-        "index": np.asarray(guest.index, dtype=np.int64),
+        "index": _np(guest.index, np.int64),
         "t_submit_ns": t_submit,
         "t_done_ns": t_done,
         "latency_ns": t_done - t_submit,
-        "op": np.where(np.asarray(guest.op, dtype=np.int8) == READ, "read", "write"),
-        "offset": np.asarray(guest.offset, dtype=np.int64),
-        "bytes": np.asarray(guest.nbytes, dtype=np.int64),
-        "cow_ns": np.asarray(guest.cow_ns, dtype=np.int64),
-        "error": np.asarray(guest.error, dtype=bool),
+        "op": np.where(_np(guest.op, np.int8) == READ, "read", "write"),
+        "offset": _np(guest.offset, np.int64),
+        "bytes": _np(guest.nbytes, np.int64),
+        "cow_ns": _np(guest.cow_ns, np.int64),
+        "error": _np(guest.error, np.int8).astype(bool),
     })
+
+
+def _np(values, dtype) -> np.ndarray:
+    """A numpy copy of an ``array.array`` (or list) of records."""
+    return np.array(values, dtype=dtype)
 
 
 def _pct_us(lat_ns: np.ndarray, q: float) -> float:
@@ -111,8 +116,8 @@ def summarize(model, baseline=None) -> dict:
     row["cow_delayed_share"] = float(delayed.size / cow.size) if cow.size else 0.0
     row["cow_extra_mean_us"] = float(delayed.mean()) / 1000.0 if delayed.size else 0.0
     row["cow_extra_p99_us"] = _pct_us(delayed, 99) if delayed.size else 0.0
-    wt = np.asarray(model.loop.guest_wait_t, dtype=np.int64)
-    wn = np.asarray(model.loop.guest_wait_ns, dtype=np.int64)
+    wt = _np(model.loop.guest_wait_t, np.int64)
+    wn = _np(model.loop.guest_wait_ns, np.int64)
     wm = (wt >= start) & (wt < end)
     row["loop_wait_max_us"] = float(wn[wm].max()) / 1000.0 if wm.any() else 0.0
     row["loop_wait_p99_us"] = _pct_us(wn[wm], 99) if wm.any() else 0.0
@@ -152,10 +157,10 @@ def timeline(model, window: int) -> pd.DataFrame:
         out[f"guest_{tag}_us"] = g.quantile(q).reindex(range(nwin)).to_numpy()
     job = model.job
     if job is not None and job.copy_t:
-        ct = np.asarray(job.copy_t, dtype=np.int64)
+        ct = _np(job.copy_t, np.int64)
         ends = t0 + window
         out["backup_bytes"] = np.searchsorted(ct, ends, side="left") * job.cluster_size
-        cw = np.asarray(job.copy_cow, dtype=bool)
+        cw = _np(job.copy_cow, np.int8).astype(bool)
         cb = (ct[cw] // window).astype(np.int64)
         out["cow_copies"] = np.bincount(cb, minlength=nwin)[:nwin] if cb.size else 0
     else:

@@ -28,3 +28,7 @@ def tiny() -> dict:
         "policy": {"name": "none"}, "workload": {"kind": "none"},
         "run": {"baseline": False},
     }
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden files from the model")

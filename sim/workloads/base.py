@@ -15,6 +15,7 @@ To add a workload: subclass :class:`WorkloadConfig` with ``kind`` a
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import simpy
@@ -94,14 +95,15 @@ class Guest:
         self.stream = RequestStream(cfg, disk_size, draws)
         self.stopped = False
         self.issued = 0
-        self.t_submit: list[int] = []
-        self.t_done: list[int] = []
-        self.op: list[int] = []
-        self.nbytes: list[int] = []
-        self.cow_ns: list[int] = []
-        self.error: list[bool] = []
-        self.offset: list[int] = []
-        self.index: list[int] = []
+        # flat typed arrays (8 bytes a value, not a Python object each)
+        self.t_submit = array("q")
+        self.t_done = array("q")
+        self.op = array("b")
+        self.nbytes = array("q")
+        self.cow_ns = array("q")
+        self.error = array("b")
+        self.offset = array("q")
+        self.index = array("q")
 
     def start(self) -> None:
         """Begin issuing at the current time (and stop after ``duration`` if it is a time)."""
