@@ -22,11 +22,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"backupsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run one configuration (the defaults plus --set)")
+    run = sub.add_parser("run", help="run an experiment batch (default: scenarios/seed-review.toml)")
+    run.add_argument("scenario", nargs="?", type=Path, help="scenario file (TOML)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a configuration key, e.g. backup.cluster_size=4MiB")
-    run.add_argument("--out", type=Path, default=Path("results/default"), help="results folder")
-    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+                     help="override a base key, e.g. backup.cluster_size=4MiB; a swept key stops being swept")
+    run.add_argument("--out", type=Path, help="results folder (default results/<scenario name>)")
+    run.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    run.add_argument("--seeds", type=int, default=None, help="replications per sweep point")
+    run.add_argument("--executor", choices=["local", "dask"], default="local")
+    run.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+    check = sub.add_parser("check", help="validate a scenario without running it")
+    check.add_argument("scenario", type=Path)
+    check.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
 
     sub.add_parser("list", help="policies, workloads and device profiles with their parameters")
 
@@ -34,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--disk-size", default="16GiB")
     bench.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
     return p
+
+
+DEFAULT_SCENARIO = "seed-review.toml"
+
+
+def default_scenario() -> Path:
+    """``scenarios/seed-review.toml`` beside the package (source checkout) or in the cwd."""
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        f = root / "scenarios" / DEFAULT_SCENARIO
+        if f.exists():
+            return f
+    return Path("scenarios") / DEFAULT_SCENARIO
 
 
 def _sets(items: list[str]) -> dict:
@@ -44,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(args)
+            return _run(args, argv)
+        if args.command == "check":
+            return _check(args)
         if args.command == "list":
             return _list()
         if args.command == "bench":
@@ -57,18 +80,44 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _run(args) -> int:
-    import pandas as pd
+def _scenario(args):
+    from .scenario import load_scenario
+    scn = load_scenario(args.scenario or default_scenario())
+    sets = dict(parse_set(s) for s in args.sets)
+    if sets or getattr(args, "seeds", None):
+        try:
+            scn = scn.with_overrides(sets, getattr(args, "seeds", None))
+        except ConfigError as e:
+            raise ConfigError(e.key, e.value, e.expected, "--set") from None
+    return scn
 
-    from .report import format_summary
-    from .runner import run_one, write_results
 
-    cfg = build_config(_sets(args.sets), source="--set")
-    result = run_one(cfg)
-    write_results(pd.DataFrame([result.summary]), args.out)
+def _check(args) -> int:
+    scn = _scenario(args)
+    n = len(scn.points())
+    print(f"{scn.source}: ok: {n} sweep point(s) x {scn.replications} replication(s) = "
+          f"{n * scn.replications} runs; scenario hash {scn.hash()}")
+    return 0
+
+
+def _run(args, argv) -> int:
+    from .batch import run_batch
+    from .report import format_batch
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs", args.jobs, "an integer >= 1", "command line")
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError("--seeds", args.seeds, "an integer >= 1", "command line")
+    if args.scheduler and args.executor != "dask":
+        raise ConfigError("--scheduler", args.scheduler, "--executor dask alongside it", "command line")
+    scn = _scenario(args)
+    out = args.out or Path("results") / scn.name
+    command = "backupsim " + " ".join(argv if argv is not None else sys.argv[1:])
+    runs = run_batch(scn, out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                     progress=False if args.quiet else None, command=command)
     if not args.quiet:
-        print(format_summary(result.summary, cfg))
-        print(f"\nresults: {args.out}/runs.parquet, {args.out}/runs.csv")
+        print(format_batch(runs, scn))
+        print(f"\nresults: {out}/ (runs.parquet, runs.csv, timeline.parquet, latency_hist.parquet, manifest.json)")
     return 0
 
 

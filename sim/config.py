@@ -18,7 +18,7 @@ import tomllib
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from . import units
 from .devices.profiles import PROFILES
@@ -124,7 +124,7 @@ class LoopConfig(Section):
 class BlockConfig(Section):
     """The block layer (:mod:`sim.block`): request serialization on or off."""
 
-    serialize_overlaps: bool = True
+    serialize_overlaps: StrictBool = True
 
 
 class BackupConfig(Section):
@@ -148,7 +148,7 @@ class BackupConfig(Section):
     start: Time = 2 * 10**9
     cancel_at: Time | None = None
     on_cow_error: Literal["fail-guest-write", "break-snapshot"] = "fail-guest-write"
-    cow_on_read: bool = False
+    cow_on_read: StrictBool = False
     target_layout: Literal["stream", "image"] = "stream"
 
     @model_validator(mode="after")
@@ -185,10 +185,10 @@ class RunConfig(Section):
     seed: int = Field(0, ge=0)
     replication: int = Field(0, ge=0)
     max_time: Time = 30 * 60 * 10**9
-    baseline: bool = True
-    trace: bool = False
+    baseline: StrictBool = True
+    trace: StrictBool = False
     timeline_window: Annotated[int, _wrap(units.parse_time), Field(gt=0)] = 100 * 10**6
-    keep_requests: bool = True
+    keep_requests: StrictBool = True
 
 
 class _Invalid(ValueError):
