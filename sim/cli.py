@@ -121,28 +121,59 @@ def _run(args, argv) -> int:
     return 0
 
 
+def describe_value(value, field) -> str:
+    """A parameter's default in the units a scenario would use."""
+    from fractions import Fraction
+
+    from . import units
+    parsers = {getattr(m, "func", None) for m in field.metadata}
+    if value is None:
+        return "auto"
+    if isinstance(value, Fraction):
+        return f"{float(value * 100):g}%"
+    if units.parse_time in parsers and isinstance(value, int):
+        return units.format_time(value) if value else "0"
+    if (units.parse_size in parsers or units.parse_rate in parsers) and isinstance(value, int):
+        suffix = "/s" if units.parse_rate in parsers else ""
+        return units.format_size(value) + suffix
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _params(model) -> str:
+    return ", ".join(f"{name}={describe_value(f.default, f)}" for name, f in model.model_fields.items()
+                     if name not in ("name", "kind"))
+
+
+def _doc(cls) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0].replace("``", "") if cls.__doc__ else ""
+
+
 def _list() -> int:
+    import sys as _sys
+
     from .devices import PROFILES
     from .policies import REGISTRY as POLICIES
     from .workloads import REGISTRY as WORKLOADS
 
-    def fields(model) -> str:
-        parts = []
-        for name, f in model.model_fields.items():
-            if name in ("name", "kind"):
-                continue
-            parts.append(f"{name}={f.default!r}")
-        return ", ".join(parts)
-
-    print("policies:")
+    lines = ["policies (policy.name; parameters with defaults):"]
     for name, cls in POLICIES.items():
-        print(f"  {name:16s} {fields(cls.Config)}")
-    print("workloads:")
+        mod = _sys.modules[cls.__module__]
+        lines.append(f"  {name:15s} {_doc(mod)}")
+        lines.append(f"  {'':15s}   {_params(cls.Config) or '(no parameters)'}")
+    lines.append("workloads (workload.kind):")
     for name, cls in WORKLOADS.items():
-        print(f"  {name:16s} {fields(cls.Config)}")
-    print("device profiles:")
+        mod = _sys.modules[cls.__module__]
+        lines.append(f"  {name:15s} {_doc(mod)}")
+        lines.append(f"  {'':15s}   {_params(cls.Config)}")
+    lines.append("device profiles (disk.profile, target.profile):")
     for name, prof in PROFILES.items():
-        print(f"  {name:16s} " + ", ".join(f"{k}={v}" for k, v in prof.items()))
+        lines.append(f"  {name:15s} " + ", ".join(f"{k}={v}" for k, v in prof.items()))
+    try:
+        from .traces import FORMATS
+        lines.append("trace formats (workload.format): " + ", ".join(FORMATS))
+    except ImportError:
+        pass
+    print("\n".join(lines))
     return 0
 
 

@@ -39,9 +39,7 @@ class ConfigError(ValueError):
 
 
 def _wrap(parser):
-    def check(value):
-        return parser(value)
-    return BeforeValidator(check)
+    return BeforeValidator(parser)
 
 
 Size = Annotated[int, _wrap(units.parse_size), Field(ge=0)]

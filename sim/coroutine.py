@@ -70,13 +70,19 @@ class Coroutine:
         """Re-enter a parked coroutine in the next iteration, sending it ``value``."""
         self.loop.post(self._enter, value, self.step_cost if cost is None else cost, self.guest)
 
-    def park_interruptible(self) -> None:
-        """Mark the coming park as one that :meth:`interrupt` may end early."""
-        self._interruptible = True
+    def arm(self) -> int:
+        """Mark the coming park as one that :meth:`interrupt` may end; returns its token.
 
-    def interrupt(self) -> bool:
-        """Wake the coroutine now if it sleeps or is parked interruptibly."""
-        if not self._interruptible or self.done:
+        A waker that holds the token (``interrupt(token)``) wakes only this park,
+        never a later sleep of the same coroutine.
+        """
+        self._interruptible = True
+        self._token += 1
+        return self._token
+
+    def interrupt(self, token: int | None = None) -> bool:
+        """Wake the coroutine now if it sleeps or is parked interruptibly (by ``token``, if given)."""
+        if not self._interruptible or self.done or (token is not None and token != self._token):
             return False
         self._interruptible = False
         self._token += 1

@@ -81,6 +81,9 @@ class SeedBackupJob:
         self.stream = cfg.target_layout == "stream"
         self.target_pos = 0                # next offset on a stream target
         self.co: Coroutine | None = None
+        self.bg_in_flight = 0              # background copies running beside the loop (depth > 1)
+        self._gate_wait: tuple[int, int] | None = None   # (cluster, token) the loop waits to copy
+        self._slot_waiter: Coroutine | None = None
 
     # -- control ------------------------------------------------------------------
 
@@ -95,6 +98,7 @@ class SeedBackupJob:
         self.co = Coroutine(self.loop, self._run(), self.loop_cfg.backup_step_cost,
                             zero_sleep_yields=self.loop_cfg.zero_sleep == "yield")
         self._trace("start", None)
+        self.policy.start()
         self.co.start()
 
     def cancel(self) -> None:
@@ -118,36 +122,34 @@ class SeedBackupJob:
         co = self.co
         policy = self.policy
         bitmap = self.bitmap
-        cs = self.cluster_size
-        for c in range(self.n):
-            if self.cancelled or self.error:
+        skip_copied = not policy.gates_copied
+        c = -1
+        while c + 1 < self.n:
+            c = bitmap.next_clear(c + 1) if skip_copied else c + 1
+            if c >= self.n:
                 break
-            while True:
-                wait = policy.before_cluster()
-                if wait.__class__ is int:
-                    yield sleep(wait)
-                    break
-                if wait.processed:
-                    continue
-                wait.callbacks.append(lambda _ev, co=co: co.interrupt())
-                co.park_interruptible()
+            # a free copy slot first (depth > 1 only), so the policy's go-ahead is fresh
+            while self.bg_in_flight and self.bg_in_flight >= max(1, policy.depth()) and not self._stopping():
+                self._slot_waiter = co
                 yield PARK
-                if self.cancelled or self.error:
-                    break
-            if self.cancelled or self.error:
+            ok = yield from self._gate(co, c)
+            if not ok:
                 break
             if bitmap.get(c):
                 continue
-            req = Request(READ, c * cs, cs, BACKUP)
-            req.c0, req.c1 = c, c + 1
-            if self.blk.serialize:
-                yield from self.blk.wait_overlaps(req, co)
-                self.blk.track(req)
-            ok = yield from self._copy(c, c + 1, co, cow=False)
-            if self.blk.serialize:
-                self.blk.untrack(req)
-            if not ok:
-                break
+            if policy.depth() <= 1 and self.bg_in_flight == 0:
+                # the patch: one cluster at a time, in the job's own coroutine
+                if not (yield from self._background_copy(c, co)):
+                    break
+                continue
+            self.bg_in_flight += 1
+            worker = Coroutine(self.loop, None, self.loop_cfg.backup_step_cost,
+                               zero_sleep_yields=co.zero_sleep_yields)
+            worker.gen = self._worker(c, worker)
+            worker.start()
+        while self.bg_in_flight:
+            self._slot_waiter = co
+            yield PARK
         yield from self.lock.wrlock(co)
         self.active = False
         self.blk.job = None
@@ -155,7 +157,57 @@ class SeedBackupJob:
         self.status = "failed" if self.error else "cancelled" if self.cancelled else "completed"
         self.t_end = self.env.now
         self._trace("end", self.status)
+        self.policy.stop()
         self.done.succeed(self.status)
+
+    def _stopping(self) -> bool:
+        return self.cancelled or self.error is not None
+
+    def _gate(self, co: Coroutine, c: int) -> Generator:
+        """Ask the policy until it lets cluster ``c`` go; False if the job must stop.
+
+        A policy that waits on an event is also cut short when a guest write's
+        copy-before-write copies ``c`` meanwhile (then there is nothing to pace).
+        """
+        while not self._stopping():
+            wait = self.policy.before_cluster()
+            if wait.__class__ is int:
+                if wait or self.policy.gates_copied:
+                    # the patch's sleep (or yield) before each cluster
+                    yield sleep(wait)
+                # a go-ahead of a policy that watches the guest holds in this very step
+                return not self._stopping()
+            if wait.callbacks is None:      # already processed: ask again
+                continue
+            token = co.arm()
+            wait.callbacks.append(lambda _ev, token=token: co.interrupt(token))
+            self._gate_wait = (c, token)
+            yield PARK
+            self._gate_wait = None
+            if self.bitmap.get(c) and not self.policy.gates_copied:
+                return not self._stopping()
+        return False
+
+    def _background_copy(self, c: int, co: Coroutine) -> Generator:
+        """``bdrv_co_backup``: a tracked read request of cluster ``c`` that copies it."""
+        cs = self.cluster_size
+        req = Request(READ, c * cs, cs, BACKUP)
+        req.c0, req.c1 = c, c + 1
+        if self.blk.serialize:
+            yield from self.blk.wait_overlaps(req, co)
+            self.blk.track(req)
+        ok = yield from self._copy(c, c + 1, co, cow=False)
+        if self.blk.serialize:
+            self.blk.untrack(req)
+        return ok
+
+    def _worker(self, c: int, co: Coroutine) -> Generator:
+        """One background copy running beside others (policies with depth > 1)."""
+        yield from self._background_copy(c, co)
+        self.bg_in_flight -= 1
+        if self._slot_waiter is not None:
+            waiter, self._slot_waiter = self._slot_waiter, None
+            waiter.wake(None)
 
     # -- copy-before-write ----------------------------------------------------------
 
@@ -212,6 +264,8 @@ class SeedBackupJob:
             self.copy_cow.append(cow)
             if cow:
                 self.cow_count += 1
+                if self._gate_wait is not None and self._gate_wait[0] == c:
+                    self.co.interrupt(self._gate_wait[1])
             self.policy.on_copy(cs, cow)
             self._trace("copied", c)
         return True

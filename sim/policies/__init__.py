@@ -12,14 +12,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from .base import Policy, PolicyConfig, PolicyContext
+from .deadline import DeadlinePolicy
 from .fixed_sleep import FixedSleepPolicy
+from .hybrid import HybridPolicy
+from .idle_class import IdleClassPolicy
+from .idle_only import IdleOnlyPolicy
+from .latency_target import LatencyTargetPolicy
 from .none import NonePolicy
+from .rate_limit import RateLimitPolicy
 
 __all__ = ["REGISTRY", "Policy", "PolicyConfig", "PolicyContext", "policy_config", "make_policy"]
 
 REGISTRY: dict[str, type[Policy]] = {
     NonePolicy.name: NonePolicy,
     FixedSleepPolicy.name: FixedSleepPolicy,
+    RateLimitPolicy.name: RateLimitPolicy,
+    IdleOnlyPolicy.name: IdleOnlyPolicy,
+    HybridPolicy.name: HybridPolicy,
+    IdleClassPolicy.name: IdleClassPolicy,
+    LatencyTargetPolicy.name: LatencyTargetPolicy,
+    DeadlinePolicy.name: DeadlinePolicy,
 }
 
 DEFAULT = "none"

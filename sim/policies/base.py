@@ -6,6 +6,10 @@ A policy is a small object with one job.  Before each cluster the job calls
 * an ``int``: sleep that many ns first (0 = just yield to the loop), or
 * a :class:`simpy.Event`: wait until it fires, then ask again.
 
+:meth:`Policy.depth` bounds how many background copies may be in flight at
+once; the patch copies one cluster at a time (depth 1), and a policy that
+allows more makes the job run further copies beside its loop.
+
 The job reports every cluster copy through :meth:`Policy.on_copy` (background
 and copy-before-write alike; only the background copies are paced).  A policy
 sees the guest through :class:`sim.block.GuestActivity` and the job's progress
@@ -58,14 +62,28 @@ class Policy:
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[PolicyConfig]] = PolicyConfig
+    #: Consult the policy before clusters already copied too.  The patch and the
+    #: merged job do (a sleep or yield per cluster, copied or not: the spinning the
+    #: review discussed); policies written since jump to the next uncopied cluster.
+    gates_copied: ClassVar[bool] = False
 
     def __init__(self, cfg: PolicyConfig, ctx: PolicyContext):
         self.cfg = cfg
         self.ctx = ctx
 
+    def start(self) -> None:
+        """The job starts now (``ctx.job.t_start``): arm timers, reset state."""
+
+    def stop(self) -> None:
+        """The job has ended: stop any timers of the policy."""
+
     def before_cluster(self) -> int | simpy.Event:
         """How long to wait before the next background cluster (see module doc)."""
         return 0
+
+    def depth(self) -> int:
+        """How many background copies may be in flight at once (the patch: 1)."""
+        return 1
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
         """A cluster of ``nbytes`` was copied (``cow``: by a guest write's copy-before-write)."""

@@ -28,6 +28,7 @@ class FixedSleepPolicy(Policy):
 
     name = "fixed-sleep"
     Config = FixedSleepConfig
+    gates_copied = True
 
     def before_cluster(self) -> int:
         return self.cfg.sleep

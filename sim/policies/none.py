@@ -25,6 +25,7 @@ class NonePolicy(Policy):
 
     name = "none"
     Config = NoneConfig
+    gates_copied = True
 
     def before_cluster(self) -> int:
         return 0

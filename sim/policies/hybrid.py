@@ -1,0 +1,61 @@
+"""``hybrid``: full speed while the guest is idle, rate-limited while it is active.
+
+Kevin Wolf in the seed thread (28 Feb 2013): "Maybe mix the approaches? If
+there is no guest I/O going on, run the backup at full speed, but if there is,
+then rate-limit it?"  The guest is *active* when a request is in flight or one
+completed within ``window`` (the detector of ZFS's legacy scan throttle,
+``zfs_scan_idle`` = 50 ticks, before each scan I/O; default 50 ms).  While
+active, QEMU's fractional limiter at ``busy_speed`` paces the copies; a
+sleeping job wakes early as soon as the guest turns quiet, so the job switches
+rates as the guest comes and goes.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+import simpy
+
+from ..config import Rate, Time
+from .base import Policy, PolicyConfig
+from .limiter import RateLimitFractional
+from .quiet import is_quiet, quiet_event
+from .rate_limit import resolve_rate
+
+__all__ = ["HybridPolicy", "HybridConfig"]
+
+
+class HybridConfig(PolicyConfig):
+    name: Literal["hybrid"] = "hybrid"
+    busy_speed: Rate = Fraction(1, 10)
+    window: Time = 50_000_000
+
+
+class HybridPolicy(Policy):
+    """No delay when quiet; the limiter's delay (cut short by quiet) when active."""
+
+    name = "hybrid"
+    Config = HybridConfig
+
+    def __init__(self, cfg, ctx):
+        super().__init__(cfg, ctx)
+        self.limiter = RateLimitFractional(resolve_rate(cfg.busy_speed, ctx.disk.read_bw))
+        self.pending = 0
+        self.busy_copies = 0    # background clusters let through while the guest was active
+        self.idle_copies = 0
+
+    def on_copy(self, nbytes: int, cow: bool) -> None:
+        self.pending += nbytes
+
+    def before_cluster(self) -> int | simpy.Event:
+        env, guest = self.ctx.env, self.ctx.guest
+        n, self.pending = self.pending, 0
+        if is_quiet(guest, env.now, self.cfg.window):
+            self.idle_copies += 1
+            return 0
+        delay = self.limiter.delay(env.now, n)
+        if delay == 0:
+            self.busy_copies += 1
+            return 0
+        return env.any_of([env.timeout(delay), quiet_event(env, guest, self.cfg.window)])
