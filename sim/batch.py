@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -51,7 +51,8 @@ def _local(todo: list[RunSpec], jobs: int) -> Iterator[tuple[RunSpec, tuple]]:
 
 def _dask(todo: list[RunSpec], jobs: int, scheduler: str | None) -> Iterator[tuple[RunSpec, tuple]]:
     try:
-        from distributed import Client, LocalCluster, as_completed as dask_completed
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--executor dask needs Dask distributed: pip install 'backupsim[dask]'") from e
     cluster = None

@@ -21,7 +21,7 @@ many of its requests are in flight, when it was last active, and an event for
 
 from __future__ import annotations
 
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import simpy
 
@@ -30,7 +30,7 @@ from .coroutine import PARK, Coroutine
 from .devices import Device
 from .loop import EventLoop
 from .oracle import ContentOracle
-from .request import READ, WRITE, Request
+from .request import WRITE, Request
 
 __all__ = ["BlockLayer", "GuestActivity"]
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, build_config, expand_dotted, parse_set
+from .config import ConfigError, expand_dotted, parse_set
 
 __all__ = ["main"]
 

@@ -18,7 +18,15 @@ import tomllib
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from . import units
 from .devices.profiles import PROFILES
@@ -88,7 +96,7 @@ class DeviceConfig(Section):
         return data
 
     @model_validator(mode="after")
-    def _check(self) -> "DeviceConfig":
+    def _check(self) -> DeviceConfig:
         if self.dist == "gamma" and self.cv <= 0:
             raise ValueError("dist 'gamma' needs cv > 0")
         return self
@@ -113,7 +121,7 @@ class LoopConfig(Section):
     zero_sleep: Literal["yield", "timer"] = "yield"
 
     @model_validator(mode="after")
-    def _era_default(self) -> "LoopConfig":
+    def _era_default(self) -> LoopConfig:
         if self.timer_min_rearm is None:
             object.__setattr__(self, "timer_min_rearm", 250_000 if self.era == "2013" else 0)
         return self
@@ -150,7 +158,7 @@ class BackupConfig(Section):
     target_layout: Literal["stream", "image"] = "stream"
 
     @model_validator(mode="after")
-    def _check(self) -> "BackupConfig":
+    def _check(self) -> BackupConfig:
         c = self.cluster_size
         if c < 512 or c & (c - 1):
             raise _Invalid("cluster_size", c, "a power of two of at least 512 bytes")
@@ -222,13 +230,13 @@ class Config(Section):
         return data
 
     @model_validator(mode="after")
-    def _cross(self) -> "Config":
+    def _cross(self) -> Config:
         bs = getattr(self.workload, "bs", None)
         if bs is not None and bs > self.backup.disk_size:
             raise _Invalid("workload.bs", bs, f"at most backup.disk_size ({units.format_size(self.backup.disk_size)})")
         return self
 
-    def replace(self, **sections: Any) -> "Config":
+    def replace(self, **sections: Any) -> Config:
         """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``)."""
         return build_config(merge(self.to_dict(), expand_dotted(sections)))
 

@@ -20,7 +20,8 @@ early with :meth:`interrupt` (job cancellation); the stale timer is ignored.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 from .loop import EventLoop
 
@@ -61,7 +62,7 @@ class Coroutine:
         self._interruptible = False
         self.zero_sleep_yields = zero_sleep_yields
 
-    def start(self, cost: int | None = None) -> "Coroutine":
+    def start(self, cost: int | None = None) -> Coroutine:
         """Make the first entry a ready handler."""
         self.loop.post(self._enter, None, self.step_cost if cost is None else cost, self.guest)
         return self

@@ -28,7 +28,7 @@ clusters) are separate classes with the same ``start`` / ``cancel`` /
 from __future__ import annotations
 
 from array import array
-from typing import Generator
+from collections.abc import Generator
 
 import simpy
 

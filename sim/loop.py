@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any, Callable
+from typing import Any
 
 import simpy
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .request import READ, WRITE
+from .request import READ
 
 __all__ = ["guest_frame", "summarize", "timeline", "latency_histogram", "HIST_EDGES_NS"]
 

@@ -58,7 +58,7 @@ class Model:
         self.timed_out = False
         self.t_end = 0
 
-    def run(self, until: int | None = None) -> "Model":
+    def run(self, until: int | None = None) -> Model:
         """Run to the end of the run (or to ``until`` ns); returns self."""
         env, cfg = self.env, self.cfg
         stop = env.event()

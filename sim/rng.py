@@ -49,6 +49,7 @@ class Draws:
         self.gen = gen
         self._u: list[float] = []
         self._e: list[float] = []
+        self._g: dict[float, list[float]] = {}
 
     def random(self) -> float:
         """Uniform on [0, 1)."""
@@ -69,5 +70,10 @@ class Draws:
         return int(self.random() * n)
 
     def gamma_unit(self, shape: float) -> float:
-        """Gamma with mean 1 and shape ``shape`` (not buffered: used only with jitter on)."""
-        return float(self.gen.gamma(shape, 1.0 / shape))
+        """Gamma with mean 1 and shape ``shape`` (one buffer per shape)."""
+        buf = self._g.get(shape)
+        if not buf:
+            buf = self.gen.gamma(shape, 1.0 / shape, self.BLOCK).tolist()
+            buf.reverse()
+            self._g[shape] = buf
+        return buf.pop()

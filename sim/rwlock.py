@@ -10,7 +10,7 @@ holds it.  Waiters are re-entered through the loop in the order they arrived.
 from __future__ import annotations
 
 from collections import deque
-from typing import Generator
+from collections.abc import Generator
 
 from .coroutine import PARK, Coroutine
 

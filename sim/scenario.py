@@ -102,7 +102,7 @@ class Scenario:
         text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def with_overrides(self, sets: dict[str, Any], replications: int | None = None) -> "Scenario":
+    def with_overrides(self, sets: dict[str, Any], replications: int | None = None) -> Scenario:
         """A copy with ``--set`` overrides applied and, optionally, another replication count."""
         base = merge(self.base, expand_dotted(sets))
         sweep = {k: v for k, v in self.sweep.items()

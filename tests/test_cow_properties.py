@@ -1,10 +1,10 @@
 """Copy-before-write properties over random guests and devices (hypothesis)."""
 
+from conftest import fixed_device, unit_loop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from conftest import fixed_device, unit_loop
 
 N = 12
 CS = 64 * 1024
@@ -41,7 +41,7 @@ def test_serialized_backup_is_a_point_in_time_copy(script, qd, cv, seed, sleep):
     assert res.summary["consistent"]
     # copy-before-write copies only what guest writes touched, and progress adds up
     written = set()
-    for t, op, off, size in res.model.cfg.workload.requests:
+    for _t, op, off, size in res.model.cfg.workload.requests:
         if op == "w":
             written.update(range(off // CS, (off + size - 1) // CS + 1))
     assert res.summary["cow_writes"] <= len(written)

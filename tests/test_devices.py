@@ -2,12 +2,12 @@
 
 import pytest
 import simpy
+from conftest import fixed_device, free_loop
 
 import sim
-from sim.devices import PROFILES, Device
 from sim.config import DeviceConfig
+from sim.devices import PROFILES, Device
 from sim.request import READ, WRITE, Request
-from conftest import fixed_device, free_loop
 
 
 def _saturate(profile: str, rw: str, bs: str, iodepth: int, duration="2s"):

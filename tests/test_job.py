@@ -1,9 +1,9 @@
 """The seed-2013 backup job: point in time, cancel, errors, progress."""
 
 import pytest
+from conftest import fixed_device, unit_loop
 
 import sim
-from conftest import fixed_device, unit_loop
 
 
 def _base(disk="1MiB", **over):

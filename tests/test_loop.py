@@ -15,7 +15,8 @@ def test_timer_on_an_idle_loop_waits_for_the_min_rearm():
     for rearm, expected in ((250_000, 250_000), (0, 1_000)):
         env, loop = make(rearm)
         seen = []
-        env.timeout(0).callbacks.append(lambda _e: loop.call_later(1_000, lambda a: seen.append(env.now)))
+        env.timeout(0).callbacks.append(
+            lambda _e, loop=loop, seen=seen, env=env: loop.call_later(1_000, lambda a: seen.append(env.now)))
         env.run()
         assert seen == [expected]
 

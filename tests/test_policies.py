@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import fixed_device, unit_loop
 
 import sim
-from conftest import fixed_device, unit_loop
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -45,7 +45,7 @@ def _busy_script(spans, gap_us=100, op="r", disk_bytes=64 << 20, seed=0):
 def _in_flight_at_each(trace, what):
     """Guest requests in flight at each job event ``what`` (trace order is causal)."""
     n, out = 0, []
-    for t, who, ev, d in trace:
+    for t, who, ev, _d in trace:
         if who == "guest" and ev == "submit":
             n += 1
         elif who == "guest" and ev == "complete":

@@ -8,9 +8,9 @@ averages several seeds and states its tolerance.
 
 import numpy as np
 import pytest
+from conftest import fixed_device, free_loop
 
 import sim
-from conftest import fixed_device, free_loop
 
 S_NS = 100_000          # mean service time
 LAMBDA = 5_000.0        # arrivals per second: rho = 0.5

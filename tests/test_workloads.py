@@ -1,9 +1,9 @@
 """Guest workloads: the fio-like mix and depth, think time, Poisson rate, durations."""
 
 import pytest
+from conftest import fixed_device, free_loop
 
 import sim
-from conftest import fixed_device, free_loop
 
 
 def _guest(workload, duration="1s", disk=None):

@@ -22,11 +22,12 @@ the backup: callers pass a completion callback.  To model another device
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import simpy
 
-from ..request import READ, Request
+from ..request import Request
 from ..rng import Draws
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ __all__ = ["Device"]
 class Device:
     """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
 
-    def __init__(self, env: simpy.Environment, cfg: "DeviceConfig", draws: dict[int, Draws] | None = None,
+    def __init__(self, env: simpy.Environment, cfg: DeviceConfig, draws: dict[int, Draws] | None = None,
                  name: str = "disk", trace: list | None = None):
         self.env = env
         self.cfg = cfg
@@ -49,9 +50,9 @@ class Device:
         self.queue: deque = deque()
         self.last_end = -(1 << 62)
         self.window = cfg.seq_window
-        self._base = {(READ, True): cfg.read_seq_base, (READ, False): cfg.read_rand_base,
-                      (1, True): cfg.write_seq_base, (1, False): cfg.write_rand_base}
-        self._bw = {READ: cfg.read_bw, 1: cfg.write_bw}
+        # indexed by 2 * op + sequential (READ = 0, WRITE = 1)
+        self._base = (cfg.read_rand_base, cfg.read_seq_base, cfg.write_rand_base, cfg.write_seq_base)
+        self._bw = (cfg.read_bw, cfg.write_bw)
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
         self._calendar: list[list[int]] = []   # reserved [start, end) on the transfer path
@@ -85,7 +86,7 @@ class Device:
 
     def service(self, req: Request, sequential: bool) -> int:
         """The base cost of ``req`` in its slot, in ns (override to change the model)."""
-        base = self._base[(req.op, sequential)]
+        base = self._base[2 * req.op + sequential]
         if self._random:
             draws = self.draws[req.origin]
             dist = self.cfg.dist
@@ -114,13 +115,12 @@ class Device:
             cal.pop(0)
         start = t_ready
         i = 0
-        for i, (s, e) in enumerate(cal):
+        for s, e in cal:
             if start + xfer <= s:
-                break
+                break          # fits in the gap before this reservation
             if e > start:
                 start = e
-        else:
-            i = len(cal)
+            i += 1
         cal.insert(i, [start, start + xfer])
         return start + xfer
 
