@@ -87,6 +87,29 @@ class CopyBitmap:
         w2 = w + 1 + int(full[0])
         return min(self.n, (w2 << 6) + _lowest_zero(int(words[w2])))
 
+    def set_range_from(self, start: int, mask: np.ndarray) -> None:
+        """Set the clusters ``start + i`` for which ``mask[i]`` is true (``start`` a multiple of 8)."""
+        if start % 8:
+            raise ValueError("start must be a multiple of 8")
+        if start + mask.size > self.n:
+            raise IndexError(start + mask.size)
+        packed = np.packbits(mask.astype(bool), bitorder="little")
+        b = start >> 3
+        old = self._bytes[b:b + packed.size]
+        new = old | packed
+        self._count += int(np.unpackbits(new, bitorder="little").sum() - np.unpackbits(old, bitorder="little").sum())
+        self._bytes[b:b + packed.size] = new
+
+    def set_all_clear_of(self, other: "CopyBitmap") -> None:
+        """Set every cluster that is clear in ``other`` (same size)."""
+        if other.n != self.n:
+            raise ValueError("bitmaps differ in size")
+        self._bytes |= ~other._bytes
+        tail = self.n % 64
+        if tail:
+            self._words[-1] &= np.uint64((1 << tail) - 1)
+        self._count = int(np.unpackbits(self._bytes, bitorder="little")[: self.n].sum())
+
     def to_array(self) -> np.ndarray:
         """A boolean array of ``n`` entries (for tests and analysis)."""
         return np.unpackbits(self._bytes, bitorder="little")[: self.n].astype(bool)

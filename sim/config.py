@@ -63,16 +63,21 @@ class Section(BaseModel):
 
 
 class DeviceConfig(Section):
-    """A source disk or backup target (MODEL.md section 3, :mod:`sim.devices.device`).
+    """A source disk or backup target (MODEL.md section 3, :mod:`sim.devices`).
 
-    ``profile`` fills every field the scenario leaves out.  ``dist`` shapes the
-    service time around the linear model's value: ``fixed``, ``exponential``
-    (for M/M/1 checks) or ``gamma`` with coefficient of variation ``cv``
-    (jitter).  ``stall_prob`` / ``stall_time`` add rare long stalls (SSD
-    garbage collection).
+    ``profile`` fills every field the scenario leaves out (``custom``: none).
+    ``dist`` shapes the service time around the linear model's value:
+    ``fixed``, ``exponential`` (for M/M/1 checks) or ``gamma`` with coefficient
+    of variation ``cv`` (jitter).  ``stall_prob`` / ``stall_time`` add rare long
+    stalls (SSD garbage collection).  ``rpm`` > 0 adds a seek curve
+    (``seek_track`` to ``seek_full`` over ``span`` bytes) and rotational latency
+    (:mod:`sim.devices.hdd`); ``channels`` > 0 serializes requests per flash
+    channel (:mod:`sim.devices.channels`); ``link_bw`` > 0 makes it a network
+    target with round trip ``rtt`` and a ``remote`` device profile behind it
+    (:mod:`sim.devices.network`).
     """
 
-    profile: Literal["hdd", "sata-ssd", "nvme", "custom"] = "sata-ssd"
+    profile: str = "sata-ssd"
     queue_depth: int = Field(1, ge=1, le=4096)
     read_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
     write_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
@@ -85,6 +90,15 @@ class DeviceConfig(Section):
     cv: float = Field(0.0, ge=0.0, le=10.0)
     stall_prob: float = Field(0.0, ge=0.0, le=1.0)
     stall_time: Time = 0
+    rpm: int = Field(0, ge=0, le=100_000)
+    seek_track: Time = 0
+    seek_full: Time = 0
+    span: Size = 0
+    channels: int = Field(0, ge=0, le=4096)
+    channel_stripe: Size = 64 << 10
+    link_bw: Annotated[int, _wrap(units.parse_rate), Field(ge=0)] = 0
+    rtt: Time = 0
+    remote: str = "hdd"
 
     @model_validator(mode="before")
     @classmethod
@@ -97,8 +111,17 @@ class DeviceConfig(Section):
 
     @model_validator(mode="after")
     def _check(self) -> DeviceConfig:
+        if self.profile not in PROFILES and self.profile != "custom":
+            raise _Invalid("profile", self.profile, "one of " + ", ".join(repr(p) for p in [*PROFILES, "custom"]))
         if self.dist == "gamma" and self.cv <= 0:
-            raise ValueError("dist 'gamma' needs cv > 0")
+            raise _Invalid("cv", self.cv, "a value > 0 with dist 'gamma'")
+        if self.rpm and (self.span <= 0 or self.seek_full < self.seek_track):
+            raise _Invalid("span", self.span, "a size > 0 (and seek_full >= seek_track) when rpm is set")
+        if self.channels and self.channel_stripe <= 0:
+            raise _Invalid("channel_stripe", self.channel_stripe, "a size > 0 when channels is set")
+        if self.link_bw and (self.remote not in PROFILES or PROFILES[self.remote].get("link_bw")):
+            raise _Invalid("remote", self.remote, "the profile of a local device: " +
+                           ", ".join(repr(p) for p, v in PROFILES.items() if not v.get("link_bw")))
         return self
 
 
@@ -145,7 +168,9 @@ class BackupConfig(Section):
     ``before_read`` hook did.  ``target_layout`` is where copies land on the
     target: ``stream`` appends them in the order they are made (the patch's
     dump callback writing a VMA archive), ``image`` writes each cluster at its
-    own offset (a raw target image, QEMU since the merge).
+    own offset (a raw target image, QEMU since the merge).  ``allocated`` and
+    ``zero_fraction`` describe a sparse source (:mod:`sim.layout`); ``sync``
+    ``top`` skips unallocated clusters, ``full`` copies them as zeroes.
     """
 
     mode: Literal["seed-2013", "none"] = "seed-2013"
@@ -156,6 +181,9 @@ class BackupConfig(Section):
     on_cow_error: Literal["fail-guest-write", "break-snapshot"] = "fail-guest-write"
     cow_on_read: StrictBool = False
     target_layout: Literal["stream", "image"] = "stream"
+    sync: Literal["full", "top"] = "full"
+    allocated: float = Field(1.0, gt=0.0, le=1.0)
+    zero_fraction: float = Field(0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> BackupConfig:

@@ -38,6 +38,7 @@ from .config import BackupConfig, LoopConfig
 from .coroutine import PARK, Coroutine, sleep
 from .devices import Device
 from .faults import Faults
+from .layout import DiskLayout
 from .oracle import ContentOracle
 from .policies import Policy
 from .request import BACKUP, READ, WRITE, Request
@@ -51,7 +52,7 @@ class SeedBackupJob:
 
     def __init__(self, env: simpy.Environment, blk: BlockLayer, target: Device, cfg: BackupConfig,
                  loop_cfg: LoopConfig, policy: Policy, faults: Faults, oracle: ContentOracle,
-                 trace: list | None = None):
+                 trace: list | None = None, layout: DiskLayout | None = None):
         self.env = env
         self.blk = blk
         self.loop = blk.loop
@@ -78,6 +79,10 @@ class SeedBackupJob:
         self.t_start = -1
         self.t_end = -1
         self.done = env.event()
+        self.layout = layout
+        self.zero_clusters = 0             # copied as write-zeroes (no data to the target)
+        self.skipped_clusters = 0          # unallocated, skipped by sync=top
+        self.target_bytes = 0              # data written to the target
         self.stream = cfg.target_layout == "stream"
         self.target_pos = 0                # next offset on a stream target
         self.co: Coroutine | None = None
@@ -93,6 +98,10 @@ class SeedBackupJob:
         self.status = "running"
         self.active = True
         self.oracle.snapshot()
+        if self.layout is not None and self.cfg.sync == "top":
+            before = self.bitmap.count()
+            self.bitmap.set_all_clear_of(self.layout.allocated)
+            self.skipped_clusters = self.bitmap.count() - before
         self.blk.job = self
         self.blk.cow_on_read = self.cfg.cow_on_read
         self.co = Coroutine(self.loop, self._run(), self.loop_cfg.backup_step_cost,
@@ -243,22 +252,35 @@ class SeedBackupJob:
                 continue
             bitmap.set(c)
             self._trace("cow" if cow else "copy", c)
-            rd = Request(READ, c * cs, cs, BACKUP)
-            rd.c0 = c
-            yield from blk.read_for_job(rd, co)
-            if self.faults.read_fails(c):
-                self.fail(f"source read error at cluster {c}")
-                return False
-            if self.stream:
-                wr = Request(WRITE, self.target_pos, cs, BACKUP)
-                self.target_pos += cs
+            layout = self.layout
+            if layout is not None and not layout.is_allocated(c):
+                gen = self.oracle.read(c)     # a hole reads as zeroes without device I/O
             else:
-                wr = Request(WRITE, c * cs, cs, BACKUP)
-            yield from blk.write_for_job(wr, co, self.target)
-            if self.faults.write_fails(c):
-                self.fail(f"target write error at cluster {c}")
-                return False
-            self.oracle.copy_landed(c, rd.gen)
+                rd = Request(READ, c * cs, cs, BACKUP)
+                rd.c0 = c
+                yield from blk.read_for_job(rd, co)
+                if self.faults.read_fails(c):
+                    self.fail(f"source read error at cluster {c}")
+                    return False
+                gen = rd.gen
+            zero = layout is not None and gen == 0 and layout.is_zero(c)
+            if zero:
+                self.zero_clusters += 1
+            if zero and self.stream:
+                pass                          # the archive records a zero cluster without I/O
+            else:
+                nbytes = 0 if zero else cs    # write-zeroes carries no data
+                if self.stream:
+                    wr = Request(WRITE, self.target_pos, nbytes, BACKUP)
+                    self.target_pos += nbytes
+                else:
+                    wr = Request(WRITE, c * cs, nbytes, BACKUP)
+                yield from blk.write_for_job(wr, co, self.target)
+                if self.faults.write_fails(c):
+                    self.fail(f"target write error at cluster {c}")
+                    return False
+                self.target_bytes += nbytes
+            self.oracle.copy_landed(c, gen)
             self.progress += cs
             self.copy_t.append(self.env.now)
             self.copy_cow.append(cow)

@@ -103,6 +103,9 @@ def summarize(model, baseline=None) -> dict:
     row["backup_throughput_mib_s"] = (copied / (1 << 20)) / (duration / 1e9) if duration else 0.0
     row["backup_clusters"] = job.n if job is not None else 0
     row["cow_writes"] = job.cow_count if job is not None else 0
+    row["target_bytes"] = job.target_bytes if job is not None else 0
+    row["zero_clusters"] = job.zero_clusters if job is not None else 0
+    row["skipped_clusters"] = job.skipped_clusters if job is not None else 0
     ops = frame["op"].to_numpy()
     row["guest_ops"] = int(len(frame))
     row["guest_read_ops"] = int((ops == "read").sum())

@@ -16,9 +16,10 @@ import simpy
 
 from .block import BlockLayer
 from .config import Config
-from .devices import Device
+from .devices import make_device
 from .faults import Faults
 from .job import SeedBackupJob
+from .layout import DiskLayout
 from .loop import EventLoop
 from .oracle import ContentOracle
 from .policies import PolicyContext, make_policy
@@ -39,8 +40,8 @@ class Model:
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.disk_size // cfg.backup.cluster_size
         self.loop = EventLoop(env, cfg.loop.timer_min_rearm, self.trace)
-        self.disk = Device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
-        self.target = Device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
+        self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
+        self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
         self.oracle = ContentOracle(n)
         self.blk = BlockLayer(env, self.loop, self.disk, cfg.loop, cfg.backup.cluster_size,
                               cfg.block.serialize_overlaps, self.oracle, self.trace)
@@ -52,8 +53,11 @@ class Model:
                                 Draws(streams.generator("policy")))
             policy = make_policy(cfg.policy, ctx)
             faults = Faults(cfg.faults, Draws(streams.generator("faults")))
+            layout = None
+            if cfg.backup.allocated < 1.0 or cfg.backup.zero_fraction > 0.0:
+                layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
             self.job = SeedBackupJob(env, self.blk, self.target, cfg.backup, cfg.loop, policy,
-                                     faults, self.oracle, self.trace)
+                                     faults, self.oracle, self.trace, layout)
             ctx.job = self.job
         self.timed_out = False
         self.t_end = 0

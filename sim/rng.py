@@ -1,7 +1,7 @@
 """Named random streams, the only place randomness is created (MODEL.md section 2).
 
 A run's seed becomes a :class:`numpy.random.SeedSequence`; each named stream
-(``workload``, ``disk``, ``target``, ``policy``, ``faults``) is a child keyed
+(``workload``, ``disk``, ``target``, ``policy``, ``faults``, ``layout``) is a child keyed
 by the stream's name, so adding a stream or changing the policy never shifts
 another stream's draws.  The run with a backup and its baseline use the same
 seed, so the guest sees the same requests in both (common random numbers).
@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["Streams", "Draws", "STREAMS"]
 
-STREAMS = ("workload", "disk", "target", "policy", "faults")
+STREAMS = ("workload", "disk", "target", "policy", "faults", "layout")
 
 
 class Streams:

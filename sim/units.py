@@ -2,7 +2,8 @@
 
 Sizes take ``B KiB MiB GiB TiB`` (also ``KB MB GB TB`` as powers of 1000),
 times take ``ns us ms s min h``, rates take ``B/s KiB/s MiB/s GiB/s`` (and the
-decimal ``KB/s MB/s GB/s``) or a percent.  Every parser returns an integer
+decimal ``KB/s MB/s GB/s``), network rates in bits ``Mb/s Gb/s`` (powers of
+1000, lower-case ``b``), or a percent.  Every parser returns an integer
 (bytes, nanoseconds, bytes per second) so that simulated time stays integral
 (MODEL.md section 2).  Plain numbers are accepted as the base unit.
 
@@ -27,6 +28,7 @@ _TIME = {
     "ns": 1, "": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9,
     "min": 60 * 10**9, "h": 3600 * 10**9,
 }
+_BITS = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([kKMGT]?)(?:b|bit)/s\s*$")
 _NUM = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-zµ/%]*)\s*$")
 
 
@@ -108,6 +110,11 @@ def parse_rate(value: object) -> int | Fraction:
     text = value.strip()
     if not text.lower().endswith("/s"):
         raise ValueError(f"expected a rate such as '64KiB/s' or '10%', got {value!r}")
+    bits = _BITS.match(text)
+    if bits:  # network rates in bits per second: 'Gb/s', 'Mbit/s' (powers of 1000)
+        prefix = bits.group(2).lower()
+        factor = 1000 ** ("kmgt".index(prefix) + 1) if prefix else 1
+        return _exact_int(Fraction(bits.group(1)) * factor / 8, value, "a rate")
     return parse_size(text[:-2])
 
 

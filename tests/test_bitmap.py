@@ -48,3 +48,25 @@ def test_out_of_range_is_an_error():
         except IndexError:
             continue
         raise AssertionError(f"get({bad}) did not raise")
+
+
+@given(n=st.integers(1, 300), first=st.lists(st.booleans(), max_size=300), other=st.lists(st.booleans(), max_size=300),
+       start8=st.integers(0, 37))
+@settings(max_examples=200, deadline=None)
+def test_bulk_set_operations_match_a_set(n, first, other, start8):
+    import numpy as np
+    bm, ref = CopyBitmap(n), set()
+    start = min(start8 * 8, (n // 8) * 8)
+    mask = np.array(first[: n - start], dtype=bool)
+    bm.set_range_from(start, mask)
+    ref |= {start + i for i, v in enumerate(mask) if v}
+    assert bm.count() == len(ref)
+    o = CopyBitmap(n)
+    for i, v in enumerate(other[:n]):
+        if v:
+            o.set(i)
+    bm.set_all_clear_of(o)
+    ref |= {i for i in range(n) if not o.get(i)}
+    assert bm.count() == len(ref)
+    assert [i for i, v in enumerate(bm.to_array()) if v] == sorted(ref)
+    assert bm.next_clear(0) == next((j for j in range(n) if j not in ref), n)
