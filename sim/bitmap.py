@@ -100,7 +100,7 @@ class CopyBitmap:
         self._count += int(np.unpackbits(new, bitorder="little").sum() - np.unpackbits(old, bitorder="little").sum())
         self._bytes[b:b + packed.size] = new
 
-    def set_all_clear_of(self, other: "CopyBitmap") -> None:
+    def set_all_clear_of(self, other: CopyBitmap) -> None:
         """Set every cluster that is clear in ``other`` (same size)."""
         if other.n != self.n:
             raise ValueError("bitmaps differ in size")

@@ -1,9 +1,9 @@
 """Sparse and zero data: sync=top skips holes; zero clusters go as write-zeroes."""
 
 import pytest
+from conftest import fixed_device, unit_loop
 
 import sim
-from conftest import fixed_device, unit_loop
 
 N = 1024          # clusters
 CS = 64 * 1024

@@ -12,7 +12,7 @@ channel; a free slot goes to the oldest waiting request whose channel is idle.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..request import Request
 from .device import Device

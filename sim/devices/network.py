@@ -14,7 +14,7 @@ on the way back).  Per-request overheads of the protocol are left out.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import simpy
 
