@@ -270,10 +270,12 @@ class Config(Section):
 
     def to_dict(self) -> dict:
         """Every value as resolved, in base units (bytes, ns, bytes/s), JSON-safe."""
-        return _plain(self.model_dump())
+        return _plain(self)
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return {k: _plain(getattr(value, k)) for k in type(value).model_fields}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
