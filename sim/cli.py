@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("scenario", type=Path)
     check.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
 
+    report = sub.add_parser("report", help="(re)build report.md and figures/ of a results folder")
+    report.add_argument("results", type=Path)
+
     sub.add_parser("list", help="policies, workloads and device profiles with their parameters")
 
     bench = sub.add_parser("bench", help="the performance benchmark; prints JSON on its last line")
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "list":
             return _list()
+        if args.command == "report":
+            return _report(args)
         if args.command == "bench":
             from .bench import bench
             print(json.dumps(bench(args.disk_size, _sets(args.sets))))
@@ -115,9 +120,21 @@ def _run(args, argv) -> int:
     command = "backupsim " + " ".join(argv if argv is not None else sys.argv[1:])
     runs = run_batch(scn, out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
                      progress=False if args.quiet else None, command=command)
+    from .reporting import write_report
+    report = write_report(out)
     if not args.quiet:
         print(format_batch(runs, scn))
         print(f"\nresults: {out}/ (runs.parquet, runs.csv, timeline.parquet, latency_hist.parquet, manifest.json)")
+        print(f"report:  {report}")
+    return 0
+
+
+def _report(args) -> int:
+    from .reporting import write_report
+    if not (args.results / "runs.parquet").exists():
+        raise ConfigError("results", str(args.results), "a results folder with runs.parquet (from `backupsim run`)",
+                          "command line")
+    print(write_report(args.results))
     return 0
 
 

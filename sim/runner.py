@@ -23,6 +23,9 @@ from .model import Model
 
 __all__ = ["RunResult", "run_one", "write_results", "atomic_write"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -62,6 +65,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; results are ordinary files
     try:
         write(Path(tmp))
         os.replace(tmp, path)

@@ -1,0 +1,395 @@
+"""The design-review page of a results folder: ``report.md`` and ``figures/*.png``.
+
+:func:`write_report` reads a results folder (:func:`sim.analysis.load`) and
+writes, next to its tables:
+
+* ``figures/tradeoff.png``, ``figures/latency_cdf.png``, ``figures/cow.png``
+  and ``figures/timeline-pNN.png`` (one run of sweep point ``NN``), each
+  captioned with the scenario hash;
+* ``report.md``: the question, the setup, tables per sweep point (means with
+  95 % Student-t intervals over replications, see :mod:`sim.analysis`), the
+  figures, and a citation line with the backupsim version, git commit,
+  scenario hash and the command that reproduces the batch.
+
+Every file is written atomically (temporary file, then rename), figures
+first, so a reader never finds a report pointing at a missing figure.  The
+output depends only on the results folder: the only times in ``report.md``
+are the batch's own start and end from ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import analysis, plots
+from .runner import atomic_write
+from .units import format_size, format_time
+
+__all__ = ["write_report", "render_report", "QUESTION"]
+
+#: The question (MODEL.md section 1), as the report states it.
+QUESTION = (
+    "A live backup of a running VM's disk (QEMU's backup block job, as proposed in the 2013 patch) "
+    "copies every cluster of the disk to a backup target while the guest keeps reading and writing; "
+    "a guest write to a cluster not yet copied must first copy the old cluster out "
+    "(copy-before-write). The patch's reviewers argued about how the background copy should be "
+    "paced so that the guest does not suffer - a fixed 1 µs sleep per cluster (the patch), no delay "
+    "(what QEMU merged), a rate limit, copying only while the guest is idle, a hybrid of those two, "
+    "or an idle I/O class - and nobody could measure it. This report measures it: for each pacing "
+    "policy, the guest's latency percentiles against the same guest without a backup (same seed), "
+    "and the backup's duration."
+)
+
+#: More sweep points than this: the CDF and the timelines show a selection (see ``_shown_points``).
+MAX_POINTS_SHOWN = 12
+
+
+def write_report(results_dir: str | Path) -> Path:
+    """Write ``report.md`` and ``figures/*.png`` into ``results_dir``; returns the report's path.
+
+    Raises :class:`FileNotFoundError` when the folder has no ``runs.parquet``.
+    """
+    root = Path(results_dir)
+    res = analysis.load(root)
+    figdir = root / "figures"
+    figures = _write_figures(res, figdir)
+    text = render_report(res, figures)
+    out = root / "report.md"
+    atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
+    return out
+
+
+# ---------------------------------------------------------------- figures
+
+def _shown_points(agg: pd.DataFrame) -> tuple[list[int], bool]:
+    """The points for per-point figures; ``True`` when they are a selection.
+
+    Up to :data:`MAX_POINTS_SHOWN` points: all of them; beyond, the Pareto-front
+    points and the first point of every policy not on the front, in point order,
+    at most :data:`MAX_POINTS_SHOWN`.
+    """
+    if len(agg) <= MAX_POINTS_SHOWN:
+        return [int(p) for p in agg.index], False
+    chosen = [int(p) for p in agg.index[agg["pareto"]]]
+    if "policy.name" in agg.columns:
+        have = set(agg.loc[chosen, "policy.name"])
+        for p, name in agg["policy.name"].items():
+            if name not in have:
+                chosen.append(int(p))
+                have.add(name)
+    return sorted(chosen)[:MAX_POINTS_SHOWN], True
+
+
+def _write_figures(res: analysis.Results, figdir: Path) -> list[tuple[str, str]]:
+    """Render and save every figure; returns ``(file name, caption)`` in report order."""
+    agg = analysis.aggregate(res.runs)
+    shown, limited = _shown_points(agg)
+    n = int(agg["runs"].max()) if len(agg) else 0
+    h = res.scenario_hash
+    reps = f"{n} replication{'s' if n != 1 else ''}"
+    todo: list[tuple[str, str, Callable[[], Figure]]] = [(
+        "tradeoff.png",
+        f"Backup duration against guest p99 latency slowdown (p99 with the backup over p99 of the same guest "
+        f"without it), per sweep point: mean over {reps} (geometric for the slowdown) with 95% confidence "
+        f"intervals; the dashed staircase is the Pareto front (both minimised, completed points only); "
+        f"hollow markers: not every run completed. Scenario hash {h}.",
+        lambda: plots.tradeoff(res))]
+    if not res.hist.empty:
+        which = ("the Pareto-front points and one point of every other policy" if limited
+                 else "each sweep point")
+        todo.append((
+            "latency_cdf.png",
+            f"Guest latency CDF during the backup for {which}, reads and writes apart, the {reps} of a point "
+            f"pooled (log-binned histograms, 20 bins per decade). Scenario hash {h}.",
+            lambda: plots.latency_cdf(res, shown)))
+    if "cow_delayed_share" in res.runs.columns:
+        todo.append((
+            "cow.png",
+            f"Copy-before-write cost: share of guest writes in the backup window that waited for a "
+            f"copy-before-write, and the extra latency of those writes (mean and p99); mean over {reps} with "
+            f"95% confidence intervals. Scenario hash {h}.",
+            lambda: plots.cow_cost(res)))
+    if not res.timeline.empty:
+        for p in shown:
+            run_id = plots.pick_run(res, p)
+            window = res.setting(run_id, "run.timeline_window")
+            per = f"per {_fmt_time(window)} window" if isinstance(window, int) else "per timeline window"
+            todo.append((
+                f"timeline-p{p:02d}.png",
+                f"One run over time ({res.label(p)}, replication 0, run {run_id}): guest p50/p99 latency and "
+                f"IOPS {per}, and backup progress; the dotted and dash-dotted lines mark the backup's start "
+                f"and end. Scenario hash {h}.",
+                lambda p=p: plots.timeline(res, point=p)))
+    written = []
+    for name, caption, make in todo:
+        plots.save(make(), figdir / name)
+        written.append((name, caption))
+    keep = {name for name, _ in written}
+    for old in sorted(figdir.glob("timeline-p*.png")):
+        if old.name not in keep:   # the timeline of a point no longer shown
+            old.unlink()
+    return written
+
+
+# ---------------------------------------------------------------- text
+
+def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The Markdown text of the report (``figures``: ``(file name, caption)`` under ``figures/``)."""
+    mf = res.manifest
+    scn = mf.get("scenario", {})
+    agg = analysis.aggregate(res.runs)
+    n = int(agg["runs"].max()) if len(agg) else 0
+    lines = [f"# Backup pacing: {res.name}", ""]
+    if scn.get("description"):
+        lines += [_one_line(scn["description"]), ""]
+    lines += ["## The question", "", QUESTION, ""]
+    lines += ["## Setup", "", setup_paragraph(res), ""]
+    lines += ["## Results", ""]
+    lines += [f"Means over the {n} replication{'s' if n != 1 else ''} of each sweep point with 95% Student-t "
+              "confidence intervals in brackets (slowdown: geometric mean, interval on the log scale; "
+              "no interval with one replication). Latency percentiles are over the requests submitted "
+              "during the backup; the baseline is the same guest, same seed, without a backup.", ""]
+    lines += ["**Backup and guest latency**", ""]
+    lines += _table(
+        ["sweep point", "runs", "status", "backup duration (s)", "guest p50 (µs)", "guest p99 (µs)",
+         "guest p99.9 (µs)", "baseline p99 (µs)", "p99 slowdown (×)", "consistent"],
+        [[row["label"], str(int(row["runs"])), row["status"], _ci(row, "backup_duration_s"),
+          _ci(row, "guest_p50_us"), _ci(row, "guest_p99_us"), _ci(row, "guest_p999_us"),
+          _ci(row, "baseline_guest_p99_us"), _ci(row, "slowdown_p99"), _consistent(res, p, row)]
+         for p, row in agg.iterrows()])
+    lines += ["", "**Copy-before-write and event loop**", ""]
+    lines += _table(
+        ["sweep point", "copy-before-writes", "guest writes delayed (%)", "extra latency mean (µs)",
+         "extra latency p99 (µs)", "loop wait max (µs)", "backup throughput (MiB/s)"],
+        [[row["label"], _ci(row, "cow_writes"), _ci(row, "cow_delayed_share", 100.0),
+          _ci(row, "cow_extra_mean_us"), _ci(row, "cow_extra_p99_us"), _ci(row, "loop_wait_max_us"),
+          _ci(row, "backup_throughput_mib_s")] for _, row in agg.iterrows()])
+    if not res.hist.empty:
+        pooled = analysis.pooled_percentiles(res, (50, 99, 99.9))
+        lines += ["", "**Guest latency, replications pooled** (from the latency histograms; exact to one "
+                  "log bin, about 12%)", ""]
+        lines += _table(
+            ["sweep point", "op", "requests", "p50 (µs)", "p99 (µs)", "p99.9 (µs)"],
+            [[r["label"], r["op"], f"{int(r['requests']):,}", _num(r["p50_us"]), _num(r["p99_us"]),
+              _num(r["p99.9_us"])] for _, r in pooled.iterrows()])
+    front = agg[agg["pareto"]].sort_values("backup_duration_s")
+    lines += [""]
+    if len(front):
+        lines += ["Pareto front of backup duration vs guest p99 slowdown (no other completed point is at "
+                  "least as good on both and better on one): " + "; ".join(front["label"].astype(str)) + "."]
+    else:
+        lines += ["No sweep point has every run completed, so there is no Pareto front."]
+    lines += [""]
+    if figures:
+        lines += ["## Figures", ""]
+        for i, (name, caption) in enumerate(figures, 1):
+            lines += [f"![Figure {i}: {name}](figures/{name})", "", f"*Figure {i}.* {caption}", ""]
+    lines += ["## Reproduce and cite", "", citation(res), ""]
+    return "\n".join(lines)
+
+
+def citation(res: analysis.Results) -> str:
+    """The citation line: version, commit, scenario hash, seed, batch times, reproducing command."""
+    mf = res.manifest
+    version = mf.get("versions", {}).get("backupsim", "unknown")
+    commit = mf.get("git_commit", "unknown")
+    command = mf.get("command") or ""
+    if not command:
+        src = mf.get("scenario_file") or "<scenario file>"
+        where = f" --out {res.path}" if res.path is not None else ""
+        command = f"backupsim run {src}{where}"
+        note = (" (no command was recorded, the batch was run from Python: this command reproduces it when "
+                f"the scenario file still resolves to hash {res.scenario_hash} with the same replications)")
+    else:
+        note = ""
+    when = ""
+    if mf.get("started") and mf.get("finished"):
+        when = f" Batch of {mf.get('runs', len(res.runs))} runs, {mf['started']} to {mf['finished']}."
+    return (f"backupsim {version}, git commit `{commit}`, scenario `{res.name}` hash `{res.scenario_hash}`, "
+            f"root seed {mf.get('root_seed', 'unknown')}.{when} Reproduce with `{command}`{note}.")
+
+
+class _Setup:
+    """The resolved scenario of a manifest: base values, swept values, and which keys were described."""
+
+    def __init__(self, scenario: dict):
+        self.base = scenario.get("base", {})
+        self.sweep = scenario.get("sweep", {})
+        self.described: set[str] = set()
+
+    def value(self, key: str) -> Any:
+        node: Any = self.base
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    def swept(self, key: str, fmt: Callable[[Any], str] = str) -> list[str] | None:
+        """The formatted values of a swept key (or of a key inside a swept table), else ``None``."""
+        for k, values in self.sweep.items():
+            if k == key:
+                self.described.add(k)
+                return [fmt(v) for v in values]
+            if key.startswith(k + ".") and isinstance(values, list):
+                vs = [v.get(key[len(k) + 1:]) for v in values if isinstance(v, dict)]
+                if any(v is not None for v in vs):
+                    self.described.add(k)
+                    return ["-" if v is None else fmt(v) for v in vs]
+        return None
+
+    def show(self, key: str, fmt: Callable[[Any], str] = str) -> str:
+        """``value`` or ``a, b and c (swept)``."""
+        vs = self.swept(key, fmt)
+        if vs is None:
+            return fmt(self.value(key))
+        vs = list(dict.fromkeys(vs))
+        return (", ".join(vs[:-1]) + " and " + vs[-1] if len(vs) > 1 else vs[0]) + " (swept)"
+
+
+def setup_paragraph(res: analysis.Results) -> str:
+    """One paragraph: devices, guest, backup size and cluster, loop era(s), policies, replications."""
+    scn = res.manifest.get("scenario", {})
+    st = _Setup(scn)
+    parts = [f"Source disk `{st.show('disk.profile')}` (queue depth {st.show('disk.queue_depth')}), backup "
+             f"target `{st.show('target.profile')}` (queue depth {st.show('target.queue_depth')})."]
+    parts.append(f"Guest: {_workload_text(st)}.")
+    ds, cs = st.value("backup.disk_size"), st.value("backup.cluster_size")
+    fixed = st.swept("backup.disk_size") is None and st.swept("backup.cluster_size") is None
+    clusters = f" ({ds // cs:,} clusters)" if fixed and isinstance(ds, int) and isinstance(cs, int) else ""
+    serialize = st.value("block.serialize_overlaps")
+    on_off = "on" if serialize in (True, None) else "off"
+    if st.swept("block.serialize_overlaps") is not None:
+        on_off = st.show("block.serialize_overlaps")
+    parts.append(f"Backup: mode `{st.show('backup.mode')}`, {st.show('backup.disk_size', _fmt_size)} disk in "
+                 f"{st.show('backup.cluster_size', _fmt_size)} clusters{clusters}, starting "
+                 f"{st.show('backup.start', _fmt_time)} into the run (the guest warms up first); request "
+                 f"serialization {on_off}.")
+    parts.append(f"Event loop era: {st.show('loop.era')}; QEMU's timer floor is 250 µs in the 2013 loop and "
+                 f"none in the modern one.")
+    if isinstance(st.sweep.get("policy"), list):
+        st.described.add("policy")
+        pols = "; ".join(analysis.point_label({f"policy.{k}": v for k, v in d.items()})
+                         for d in st.sweep["policy"] if isinstance(d, dict))
+        parts.append(f"Policies (swept): {pols}.")
+    elif st.swept("policy.name") is not None:
+        parts.append(f"Policies: {st.show('policy.name')}.")
+    else:
+        pol = {f"policy.{k}": v for k, v in (st.value("policy") or {}).items()}
+        parts.append(f"Policy: {analysis.point_label(pol)}.")
+    others = [k for k in st.sweep if k not in st.described]
+    if others:
+        parts.append("Also swept: " + "; ".join(
+            f"`{k}` = " + ", ".join(str(v) for v in st.sweep[k]) for k in others) + ".")
+    reps = scn.get("replications", "?")
+    npts = len(res.points())
+    cap = st.value("run.max_time")
+    seed = res.manifest.get("root_seed", scn.get("root_seed", "?"))
+    parts.append(f"{reps} replication{'s' if reps != 1 else ''} of each of the {npts} sweep "
+                 f"point{'s' if npts != 1 else ''} ({len(res.runs)} runs, root seed {seed}); replication r "
+                 f"of every point has the same seed, so every policy sees the same guest requests"
+                 + (f"; a run still going after {_fmt_time(cap)} of simulated time ends as `timeout`."
+                    if isinstance(cap, int) else "."))
+    return " ".join(parts)
+
+
+def _workload_text(st: _Setup) -> str:
+    """The guest workload in words (fio-like guests spelled out, others as key/value pairs)."""
+    w = st.value("workload") or {}
+    if isinstance(st.sweep.get("workload"), list):
+        st.described.add("workload")
+        return "swept: " + "; ".join(", ".join(f"{k}={v}" for k, v in d.items())
+                                     for d in st.sweep["workload"])
+    kind = st.show("workload.kind")
+    if kind == "none":
+        return "none (an idle VM)"
+    if kind == "fio":
+        txt = (f"fio-like closed loop, {st.show('workload.rw')}, {st.show('workload.rwmixread')}% reads, "
+               f"{st.show('workload.bs', _fmt_size)} blocks, iodepth {st.show('workload.iodepth')}")
+        if w.get("think_time") or st.swept("workload.think_time"):
+            txt += f", think time {st.show('workload.think_time', _fmt_time)}"
+        return txt
+    rest = ", ".join(f"{k} {st.show('workload.' + k)}" for k, v in sorted(w.items())
+                     if k != "kind" and v not in (None, "", []))
+    return f"`{kind}`" + (f" ({rest})" if rest else "")
+
+
+def _fmt_size(v: Any) -> str:
+    return format_size(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+def _fmt_time(v: Any) -> str:
+    return format_time(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", str(text)).strip()
+
+
+# ---------------------------------------------------------------- tables and numbers
+
+def _md(text: Any) -> str:
+    """Text safe inside a pipe-table cell."""
+    return _one_line(str(text)).replace("|", "\\|")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md(h) for h in header) + " |",
+           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _decimals(x: float) -> int:
+    a = abs(x)
+    if a >= 100:
+        return 0
+    if a >= 10:
+        return 1
+    if a >= 1:
+        return 2
+    if a == 0:
+        return 0
+    return min(6, 2 - int(math.floor(math.log10(a))))
+
+
+def _num(x: Any, nd: int | None = None) -> str:
+    """A number with three significant digits (thousands separated); ``n/a`` for NaN."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(x):
+        return "n/a"
+    d = _decimals(x) if nd is None else nd
+    return f"{x:,.{d}f}"
+
+
+def _ci(row: pd.Series, m: str, scale: float = 1.0) -> str:
+    """``mean [lo, hi]`` of metric ``m`` (times ``scale``), with enough digits to show the interval."""
+    v = row.get(m, math.nan) * scale
+    lo, hi = row.get(f"{m}_lo", math.nan) * scale, row.get(f"{m}_hi", math.nan) * scale
+    if not math.isfinite(v):
+        return "n/a"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return _num(v)
+    width = hi - lo
+    d = _decimals(v)
+    if width > 1e-9 * max(abs(v), 1e-300):
+        d = max(d, min(4, 1 - int(math.floor(math.log10(width)))))
+    return f"{_num(v, d)} [{_num(lo, d)}, {_num(hi, d)}]"
+
+
+def _consistent(res: analysis.Results, point: int, row: pd.Series) -> str:
+    if row["consistent"]:
+        return "yes"
+    runs = res.runs[res.runs["point"] == point]
+    bad = int((~runs["consistent"].astype(bool)).sum())
+    return f"no ({bad} of {len(runs)} runs)"
