@@ -138,22 +138,7 @@ def _report(args) -> int:
     return 0
 
 
-def describe_value(value, field) -> str:
-    """A parameter's default in the units a scenario would use."""
-    from fractions import Fraction
-
-    from . import units
-    parsers = {getattr(m, "func", None) for m in field.metadata}
-    if value is None:
-        return "auto"
-    if isinstance(value, Fraction):
-        return f"{float(value * 100):g}%"
-    if units.parse_time in parsers and isinstance(value, int):
-        return units.format_time(value) if value else "0"
-    if (units.parse_size in parsers or units.parse_rate in parsers) and isinstance(value, int):
-        suffix = "/s" if units.parse_rate in parsers else ""
-        return units.format_size(value) + suffix
-    return repr(value) if isinstance(value, str) else str(value)
+from .config import describe_value  # noqa: E402  (shared with the report)
 
 
 def _params(model) -> str:

@@ -32,7 +32,7 @@ from . import units
 from .devices.profiles import PROFILES
 
 __all__ = [
-    "Config", "ConfigError", "DeviceConfig", "LoopConfig", "BlockConfig", "BackupConfig",
+    "Config", "ConfigError", "describe_value", "DeviceConfig", "LoopConfig", "BlockConfig", "BackupConfig",
     "FaultsConfig", "RunConfig", "Size", "Time", "Rate", "Percent", "parse_set", "build_config",
 ]
 
@@ -398,3 +398,18 @@ def _from_pydantic(err: ValidationError, data: dict, source: str | None) -> Conf
     if msg.startswith("expected "):
         msg = msg[len("expected "):].split(", got ")[0]
     return ConfigError(key, value, msg, source)
+
+
+def describe_value(value, field) -> str:
+    """A parameter's default in the units a scenario would use."""
+    parsers = {getattr(m, "func", None) for m in field.metadata}
+    if value is None:
+        return "auto"
+    if isinstance(value, Fraction):
+        return f"{float(value * 100):g}%"
+    if units.parse_time in parsers and isinstance(value, int):
+        return units.format_time(value) if value else "0"
+    if (units.parse_size in parsers or units.parse_rate in parsers) and isinstance(value, int):
+        suffix = "/s" if units.parse_rate in parsers else ""
+        return units.format_size(value) + suffix
+    return repr(value) if isinstance(value, str) else str(value)

@@ -316,7 +316,15 @@ def _workload_text(st: _Setup) -> str:
         if w.get("think_time") or st.swept("workload.think_time"):
             txt += f", think time {st.show('workload.think_time', _fmt_time)}"
         return txt
-    rest = ", ".join(f"{k} {st.show('workload.' + k)}" for k, v in sorted(w.items())
+    from .config import describe_value
+    from .workloads import REGISTRY
+    fields = REGISTRY[kind].Config.model_fields if kind in REGISTRY else {}
+
+    def fmt(k):
+        f = fields.get(k)
+        return (lambda v: describe_value(v, f)) if f is not None else str
+
+    rest = ", ".join(f"{k} {st.show('workload.' + k, fmt(k))}" for k, v in sorted(w.items())
                      if k != "kind" and v not in (None, "", []))
     return f"`{kind}`" + (f" ({rest})" if rest else "")
 
