@@ -45,6 +45,10 @@ class ConfigError(ValueError):
         where = f"{source}: " if source else ""
         super().__init__(f"{where}key '{key}': got {value!r}, expected {expected}")
 
+    def __reduce__(self):
+        # picklable, so an error raised in a worker process reaches the batch intact
+        return (ConfigError, (self.key, self.value, self.expected, self.source))
+
 
 def _wrap(parser):
     return BeforeValidator(parser)
@@ -262,6 +266,17 @@ class Config(Section):
         bs = getattr(self.workload, "bs", None)
         if bs is not None and bs > self.backup.disk_size:
             raise _Invalid("workload.bs", bs, f"at most backup.disk_size ({units.format_size(self.backup.disk_size)})")
+        check = getattr(self.workload, "check_disk", None)
+        if check is not None:
+            try:
+                check(self.backup.disk_size)
+            except ConfigError as e:
+                raise _Invalid(e.key if e.key.startswith("workload.") else "workload." + e.key,
+                               e.value, e.expected) from None
+        if (self.backup.mode == "none" and self.workload.duration == "backup"
+                and self.workload.kind not in ("trace", "script", "none")):
+            raise _Invalid("workload.duration", "backup", "a time when backup.mode is 'none' "
+                           "(without a backup only a trace or a script ends by itself)")
         return self
 
     def replace(self, **sections: Any) -> Config:

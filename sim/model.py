@@ -5,7 +5,9 @@ and its own random streams, runs SimPy until the run's end, and hands back the
 raw state for :mod:`sim.metrics`.  No files, no prints: the runner does that.
 
 A run ends when the backup has ended and the guest's ``duration`` (if it is a
-time) has passed, or at ``run.max_time`` (status ``timeout``).  A baseline
+time) has passed, or at ``run.max_time`` (status ``timeout``).  Without a
+backup, a guest with ``duration = "backup"`` runs until it has issued its
+last request (a trace or a script; other guests need a time).  A baseline
 run (``with_backup=False``) is the same guest on the same devices with the
 same seed, run until ``until``.
 """
@@ -82,6 +84,9 @@ class Model:
             if duration == "backup":
                 job.done.callbacks.append(lambda _e: self.guest.stop())
             waits.append(job.done)
+        elif duration == "backup":
+            # no backup to wait for: a finite guest (a trace, a script) runs to its end
+            waits.append(self.guest.exhausted)
         cap = cfg.run.max_time if until is None else min(until, cfg.run.max_time)
         if until is None:
             env.all_of(waits).callbacks.append(lambda _e: stop.succeed() if not stop.triggered else None)

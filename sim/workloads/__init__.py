@@ -7,10 +7,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .base import Guest, RequestStream, WorkloadConfig
+from .bursty import BurstyGuest
+from .diurnal import DiurnalGuest
 from .fio import FioGuest
 from .idle import NoGuest
+from .multi import MultiGuest
 from .poisson import PoissonGuest
 from .script import ScriptGuest
+from .trace import TraceGuest
 
 __all__ = ["REGISTRY", "Guest", "WorkloadConfig", "RequestStream", "workload_config", "make_guest"]
 
@@ -19,6 +23,10 @@ REGISTRY: dict[str, type[Guest]] = {
     FioGuest.kind: FioGuest,
     PoissonGuest.kind: PoissonGuest,
     ScriptGuest.kind: ScriptGuest,
+    BurstyGuest.kind: BurstyGuest,
+    DiurnalGuest.kind: DiurnalGuest,
+    TraceGuest.kind: TraceGuest,
+    MultiGuest.kind: MultiGuest,
 }
 
 DEFAULT = "fio"

@@ -7,28 +7,44 @@ tables.  Which requests it issues comes only from its ``workload`` stream and
 the order it issues them, never from timing, so a run with a backup and its
 baseline issue the same requests (MODEL.md section 2).
 
+The common request stream (:class:`RequestStream`) is fio-like: random or
+sequential blocks of ``bs`` bytes over a region of the disk (``offset``,
+``size``; the whole disk by default), with a read share.  Random offsets are
+uniform, or with ``offset_dist = "zipf"`` skewed toward hot spots: the region
+is cut into ``zipf_regions`` equal parts, part *k* (from the region's start)
+is chosen with probability proportional to ``1 / (k+1) ** zipf_theta`` and the
+block inside it uniformly.  Skewed writes rewrite clusters the backup has
+already copied, so copy-before-write fires less often than under uniform
+writes.
+
 To add a workload: subclass :class:`WorkloadConfig` with ``kind`` a
 ``Literal`` of its name, subclass :class:`Guest` with ``Config`` set and
 ``start`` / ``_completed`` overridden, and add it to ``REGISTRY`` in
-``sim/workloads/__init__.py``.
+``sim/workloads/__init__.py``.  A guest that does not use the common stream
+(a trace, a mix of streams) rejects its keys with :func:`reject_stream_keys`.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
+from bisect import bisect_right
+from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import simpy
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .. import units
-from ..request import READ, WRITE, GUEST, Request
+from ..config import ConfigError
+from ..request import GUEST, READ, WRITE, Request
 from ..rng import Draws
 
 if TYPE_CHECKING:
     from ..block import BlockLayer
 
-__all__ = ["WorkloadConfig", "Guest", "RequestStream"]
+__all__ = ["WorkloadConfig", "Guest", "RequestStream", "ZipfRegions", "STREAM_KEYS", "reject_stream_keys",
+           "stream_region"]
 
 
 def _duration(value):
@@ -37,8 +53,18 @@ def _duration(value):
     return units.parse_time(value)
 
 
+def _size_or_none(value):
+    return None if value is None else units.parse_size(value)
+
+
 class WorkloadConfig(BaseModel):
-    """Fields every synthetic guest has: its mix, block size and how long it runs."""
+    """Fields every synthetic guest has: its mix, block size, region, offsets and how long it runs.
+
+    ``offset`` / ``size`` bound the region the stream covers (``size`` unset:
+    to the end of the disk; a sequential stream starts at ``offset`` and wraps
+    back to it, as fio does).  ``offset_dist`` is ``uniform`` or ``zipf``
+    (random streams only; see the module docstring).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: str
@@ -46,6 +72,75 @@ class WorkloadConfig(BaseModel):
     rwmixread: int = Field(70, ge=0, le=100)
     bs: Annotated[int, BeforeValidator(units.parse_size), Field(ge=512)] = 4096
     duration: Annotated[Literal["backup"] | int, BeforeValidator(_duration)] = "backup"
+    offset: Annotated[int, BeforeValidator(units.parse_size), Field(ge=0)] = 0
+    size: Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_size_or_none)] = None
+    offset_dist: Literal["uniform", "zipf"] = "uniform"
+    zipf_theta: float = Field(0.99, ge=0.0, le=10.0)
+    zipf_regions: int = Field(100, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _check_stream(self) -> WorkloadConfig:
+        if self.offset_dist == "zipf" and not self.rw.startswith("rand"):
+            raise ConfigError("offset_dist", self.offset_dist,
+                              f"'uniform' with a sequential rw ({self.rw!r}); zipf needs a random rw")
+        if self.size is not None and self.size < self.bs:
+            raise ConfigError("size", self.size, f"at least bs ({units.format_size(self.bs)})")
+        return self
+
+    def check_disk(self, disk_size: int) -> None:
+        """Raise :class:`~sim.config.ConfigError` (key relative to ``workload``) if this
+        workload does not fit a disk of ``disk_size`` bytes.  Meant for the
+        configuration's cross-section check, which knows ``backup.disk_size``."""
+        stream_region(self, disk_size)
+
+
+STREAM_KEYS = ("rw", "rwmixread", "bs", "offset", "size", "offset_dist", "zipf_theta", "zipf_regions")
+
+
+def reject_stream_keys(cfg: WorkloadConfig, kind: str) -> None:
+    """Raise if ``cfg`` sets a common-stream key to other than its default (the guest ignores them)."""
+    for name in STREAM_KEYS:
+        value = getattr(cfg, name)
+        if value != type(cfg).model_fields[name].default:
+            raise ConfigError(name, value, f"no value: a '{kind}' workload does not use it")
+
+
+def stream_region(cfg: WorkloadConfig, disk_size: int) -> tuple[int, int]:
+    """``(offset, size)`` of the region a stream covers on a disk of ``disk_size`` bytes."""
+    span = cfg.size if cfg.size is not None else disk_size - cfg.offset
+    if cfg.offset + span > disk_size or span < cfg.bs:
+        raise ConfigError("offset", cfg.offset, "a region (offset + size, of at least bs) inside "
+                          f"the disk ({units.format_size(disk_size)})")
+    return cfg.offset, span
+
+
+class ZipfRegions:
+    """Zipf-skewed blocks: region *k* of ``regions`` near-equal regions with weight ``1/(k+1)**theta``.
+
+    Region *k* covers blocks ``[k*n//r, (k+1)*n//r)`` (``r`` is ``regions``,
+    at most ``n``, the number of blocks); the block inside is uniform.  Two
+    uniform draws per block.
+    """
+
+    def __init__(self, nblocks: int, regions: int, theta: float):
+        r = max(1, min(regions, nblocks))
+        weights = [1.0 / (k + 1) ** theta for k in range(r)]
+        total = math.fsum(weights)
+        self.cdf = [c / total for c in accumulate(weights)]
+        self.cdf[-1] = 1.0
+        self.bounds = [k * nblocks // r for k in range(r + 1)]
+        self.regions = r
+
+    def probability(self, k: int) -> float:
+        """The probability of region ``k``."""
+        return self.cdf[k] - (self.cdf[k - 1] if k else 0.0)
+
+    def block(self, draws: Draws) -> int:
+        k = bisect_right(self.cdf, draws.random())
+        if k >= self.regions:
+            k = self.regions - 1
+        lo = self.bounds[k]
+        return lo + draws.integers(self.bounds[k + 1] - lo)
 
 
 class RequestStream:
@@ -54,8 +149,14 @@ class RequestStream:
     def __init__(self, cfg: WorkloadConfig, disk_size: int, draws: Draws):
         self.draws = draws
         self.bs = cfg.bs
-        self.nblocks = disk_size // cfg.bs
+        try:
+            self.base, span = stream_region(cfg, disk_size)
+        except ConfigError as e:   # relative to the workload section
+            raise ConfigError("workload." + e.key, e.value, e.expected) from None
+        self.nblocks = span // cfg.bs
         self.random = cfg.rw.startswith("rand")
+        self.zipf = ZipfRegions(self.nblocks, cfg.zipf_regions, cfg.zipf_theta) if (
+            self.random and cfg.offset_dist == "zipf") else None
         if cfg.rw in ("read", "randread"):
             self.read_share = 1.0
         elif cfg.rw in ("write", "randwrite"):
@@ -73,11 +174,15 @@ class RequestStream:
         else:
             op = READ if self.draws.random() < share else WRITE
         if self.random:
-            block = self.draws.integers(self.nblocks)
+            zipf = self.zipf
+            if zipf is None:
+                block = self.draws.integers(self.nblocks)
+            else:
+                block = zipf.block(self.draws)
         else:
             block = self.next_block
             self.next_block = (block + 1) % self.nblocks
-        return op, block * self.bs
+        return op, self.base + block * self.bs
 
 
 class Guest:
@@ -86,7 +191,7 @@ class Guest:
     kind: ClassVar[str] = ""
     Config: ClassVar[type[WorkloadConfig]] = WorkloadConfig
 
-    def __init__(self, env: simpy.Environment, cfg: WorkloadConfig, blk: "BlockLayer",
+    def __init__(self, env: simpy.Environment, cfg: WorkloadConfig, blk: BlockLayer,
                  disk_size: int, draws: Draws):
         self.env = env
         self.cfg = cfg
@@ -94,6 +199,7 @@ class Guest:
         self.draws = draws
         self.stream = RequestStream(cfg, disk_size, draws)
         self.stopped = False
+        self.exhausted = env.event()   # fires when a finite guest has issued its last request
         self.issued = 0
         # flat typed arrays (8 bytes a value, not a Python object each)
         self.t_submit = array("q")
@@ -104,6 +210,11 @@ class Guest:
         self.error = array("b")
         self.offset = array("q")
         self.index = array("q")
+
+    def _exhaust(self) -> None:
+        """A finite guest (a trace, a script) has nothing more to issue."""
+        if not self.exhausted.triggered:
+            self.exhausted.succeed()
 
     def start(self) -> None:
         """Begin issuing at the current time (and stop after ``duration`` if it is a time)."""

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator
 
 from .. import units
-from ..request import READ, WRITE, GUEST, Request
+from ..request import GUEST, READ, WRITE, Request
 from .base import Guest, WorkloadConfig
 
 __all__ = ["ScriptGuest", "ScriptConfig"]
@@ -49,6 +49,8 @@ class ScriptGuest(Guest):
     def start(self) -> None:
         super().start()
         now = self.env.now
+        if not self.cfg.requests:
+            self._exhaust()
         for i, (t, op, offset, size) in enumerate(self.cfg.requests):
             ev = self.env.timeout(max(0, t - now), (i, op, offset, size))
             ev.callbacks.append(self._submit)
@@ -59,4 +61,6 @@ class ScriptGuest(Guest):
         i, op, offset, size = event.value
         req = Request(READ if op == "r" else WRITE, offset, size, GUEST, i)
         self.issued += 1
+        if self.issued == len(self.cfg.requests):
+            self._exhaust()
         self.blk.submit_guest(req, self._record)

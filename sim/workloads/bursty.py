@@ -1,0 +1,105 @@
+"""``bursty``: an open-loop on/off guest (an interrupted Poisson process).
+
+During an ON period requests arrive as a Poisson stream at rate ``iops``;
+during an OFF period the guest is silent.  ON and OFF lengths are independent
+draws with means ``on_mean`` and ``off_mean`` from ``period_dist``:
+``exponential`` (a Markov-modulated source) or ``pareto`` with shape
+``pareto_shape`` (> 1; heavy-tailed, the classic model of self-similar
+traffic: a shape below 2 has infinite variance, so some bursts and silences
+are very long).  The guest starts with an ON period.  The long-run rate is
+``iops * on_mean / (on_mean + off_mean)``.
+
+Every draw (periods, gaps, the requests themselves) comes from the guest's own
+``workload`` stream, so a run and its baseline see the same bursts.  To add a
+period distribution, extend :func:`draw_period` and ``period_dist``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from .. import units
+from ..rng import Draws
+from .base import Guest, WorkloadConfig
+
+__all__ = ["BurstyGuest", "BurstyConfig", "draw_period"]
+
+PositiveTime = Annotated[int, BeforeValidator(units.parse_time), Field(gt=0)]
+
+
+class BurstyConfig(WorkloadConfig):
+    kind: Literal["bursty"] = "bursty"
+    iops: float = Field(1000.0, gt=0)
+    on_mean: PositiveTime = 100 * 10**6
+    off_mean: PositiveTime = 400 * 10**6
+    period_dist: Literal["exponential", "pareto"] = "exponential"
+    pareto_shape: float = Field(1.5, gt=1.0, le=100.0)
+
+
+def draw_period(draws: Draws, mean_ns: int, dist: str, shape: float = 1.5) -> int:
+    """One ON or OFF length in ns (at least 1) with mean ``mean_ns``.
+
+    ``pareto``: scale ``x_m = mean * (shape - 1) / shape``, drawn by inversion
+    as ``x_m / U ** (1 / shape)`` with ``U`` uniform on (0, 1].
+    """
+    if dist == "exponential":
+        x = draws.exponential() * mean_ns
+    else:
+        xm = mean_ns * (shape - 1.0) / shape
+        x = xm / (1.0 - draws.random()) ** (1.0 / shape)
+    return max(1, int(x))
+
+
+class BurstyGuest(Guest):
+    """Poisson arrivals at ``iops`` in ON periods, none in OFF periods."""
+
+    kind = "bursty"
+    Config = BurstyConfig
+
+    def __init__(self, env, cfg, blk, disk_size, draws):
+        super().__init__(env, cfg, blk, disk_size, draws)
+        self.on_count = self.off_count = 0    # periods begun
+        self.on_ns = self.off_ns = 0          # their drawn lengths, summed
+        self._on_end = 0
+        self._mean_ns = 1e9 / cfg.iops
+
+    def start(self) -> None:
+        super().start()
+        self._begin_on()
+
+    def _period(self, mean_ns: int) -> int:
+        cfg = self.cfg
+        return draw_period(self.draws, mean_ns, cfg.period_dist, cfg.pareto_shape)
+
+    def _begin_on(self, _event=None) -> None:
+        if self.stopped:
+            return
+        length = self._period(self.cfg.on_mean)
+        self.on_count += 1
+        self.on_ns += length
+        self._on_end = self.env.now + length
+        self._next()
+
+    def _next(self) -> None:
+        gap = int(self.draws.exponential() * self._mean_ns)
+        now = self.env.now
+        if now + gap < self._on_end:
+            self.env.timeout(gap).callbacks.append(self._arrive)
+        else:   # memoryless: the gap that crosses the end of ON is dropped
+            self.env.timeout(self._on_end - now).callbacks.append(self._begin_off)
+
+    def _arrive(self, _event) -> None:
+        if self.stopped:
+            return
+        self.issue()
+        self._next()
+
+    def _begin_off(self, _event) -> None:
+        if self.stopped:
+            return
+        length = self._period(self.cfg.off_mean)
+        self.off_count += 1
+        self.off_ns += length
+        self.env.timeout(length).callbacks.append(self._begin_on)
