@@ -110,7 +110,7 @@ def _fit_axis(ax, axis: str, means: np.ndarray, lows: np.ndarray, highs: np.ndar
     hi_c = highs[np.isfinite(highs) & ((highs > 0) if log else True)]
     low = max(min([float(tm.min())] + list(fwd(lo_c))), float(tm.min()) - span / 2)
     high = min(max([float(tm.max())] + list(fwd(hi_c))), float(tm.max()) + span / 2)
-    pad = 0.06 * (high - low)
+    pad = 0.06 * (high - low) if high > low else span / 2   # one point and no interval: centre it
     low, high = low - pad, high + pad
     if not log and float(np.nanmin(means)) >= 0:
         low = max(low, 0.0)
