@@ -376,12 +376,20 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
         row["consistent"] = bool(sub["consistent"].all()) if "consistent" in sub.columns else True
         rows.append(row)
     agg = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
+    # policies compete within a setting: the swept values other than the policy's
+    setting = [c for c in swept_columns(runs) if not c.startswith("policy.")]
+    agg["setting"] = [", ".join(f"{c.split('.')[-1]}={v}" for c, v in zip(setting, vals) if not _missing(v))
+                      for vals in (agg[setting].itertuples(index=False) if setting else [()] * len(agg))]
+    agg["pareto"] = False
     if "backup_duration_s" in agg.columns and "slowdown_p99" in agg.columns:
-        front = pareto_front(agg[agg["completed"]], "backup_duration_s", "slowdown_p99")
-        agg["pareto"] = front.reindex(agg.index, fill_value=False).astype(bool)
-    else:
-        agg["pareto"] = False
+        for _, grp in agg[agg["completed"]].groupby("setting", sort=False):
+            front = pareto_front(grp, "backup_duration_s", "slowdown_p99")
+            agg.loc[front.index[front.to_numpy()], "pareto"] = True
     return agg
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def paired_difference(runs: pd.DataFrame, a: int, b: int, metric: str, ratio: bool = False,

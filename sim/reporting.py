@@ -182,8 +182,11 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
     front = agg[agg["pareto"]].sort_values("backup_duration_s")
     lines += [""]
     if len(front):
-        lines += ["Pareto front of backup duration vs guest p99 slowdown (no other completed point is at "
-                  "least as good on both and better on one): " + "; ".join(front["label"].astype(str)) + "."]
+        lines += ["Pareto front of backup duration vs guest p99 slowdown, among the policies of each "
+                  "setting (no other completed point of that setting is at least as good on both and "
+                  "better on one):", ""]
+        for setting, grp in front.groupby("setting", sort=False):
+            lines += [f"- {setting + ': ' if setting else ''}" + "; ".join(grp["label"].astype(str))]
     else:
         lines += ["No sweep point has every run completed, so there is no Pareto front."]
     lines += [""]

@@ -93,3 +93,14 @@ def test_default_scenario_is_valid():
     from sim.cli import default_scenario
     scn = load_scenario(default_scenario())
     assert scn.name == "seed-review" and len(scn.runs()) >= 2
+
+
+@pytest.mark.parametrize("path", sorted(__import__("pathlib").Path(__file__).parent.parent.glob("scenarios/*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_scenario_loads_and_runs_small(path):
+    scn = load_scenario(path).with_overrides({"backup.disk_size": "8MiB", "backup.start": "100ms",
+                                              "run.max_time": "20s"}, replications=1)
+    runs = scn.runs()
+    for spec in (runs[0], runs[-1]):
+        res = sim.run_one(spec.config.replace(**{"run.keep_requests": False}))
+        assert res.summary["status"] in ("completed", "timeout") and res.summary["consistent"]

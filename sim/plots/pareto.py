@@ -58,9 +58,11 @@ def tradeoff(data: analysis.Results | pd.DataFrame, points: Sequence[int] | None
                                   label=str(row["label"]) + ("" if done else f" ({row.get('status', '')})")))
         front = agg[agg.get("pareto", pd.Series(False, index=agg.index)).astype(bool)].sort_values(X)
         if len(front):
-            xs, ys = front[X].to_numpy(float), front[Y].to_numpy(float)
-            ax.step(xs, ys, where="post", color="0.25", linestyle="--", linewidth=1, zorder=2)
-            ax.scatter(xs, ys, s=170, facecolors="none", edgecolors="0.25", linewidths=1, zorder=4)
+            groups = front.groupby("setting", sort=False) if "setting" in front.columns else [("", front)]
+            for _, grp in groups:   # one front per setting: policies compete within a setting
+                xs, ys = grp[X].to_numpy(float), grp[Y].to_numpy(float)
+                ax.step(xs, ys, where="post", color="0.25", linestyle="--", linewidth=1, zorder=2)
+                ax.scatter(xs, ys, s=170, facecolors="none", edgecolors="0.25", linewidths=1, zorder=4)
             handles.append(Line2D([], [], color="0.25", linestyle="--", marker="o", markerfacecolor="none",
                                   markersize=11, label="Pareto front (lower left is better)"))
         for axis, m in (("x", X), ("y", Y)):
