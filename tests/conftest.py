@@ -32,3 +32,31 @@ def tiny() -> dict:
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden files from the model")
+
+
+def tiny_batch(name: str, root_seed: int, sweep: str = "", description: str = "") -> str:
+    """A small scenario (8 MiB disk, fio guest) for batch, analysis and report tests."""
+    desc = f'description = "{description}"\n' if description else ""
+    return f"""
+name = "{name}"
+{desc}root_seed = {root_seed}
+replications = 2
+[base.disk]
+profile = "sata-ssd"
+[base.target]
+profile = "hdd"
+[base.backup]
+disk_size = "8MiB"
+cluster_size = "64KiB"
+start = "50ms"
+[base.workload]
+kind = "fio"
+rw = "randrw"
+rwmixread = 70
+bs = "4KiB"
+iodepth = 4
+[base.run]
+max_time = "20s"
+[sweep]
+policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
+{sweep}"""

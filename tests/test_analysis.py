@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_batch
 
 import sim
 from sim import analysis
@@ -19,29 +20,7 @@ from sim.metrics import HIST_EDGES_NS
 T_TABLE = [(0.95, 1, 12.7062), (0.95, 2, 4.3027), (0.95, 3, 3.1824), (0.95, 4, 2.7764), (0.95, 9, 2.2622),
            (0.95, 29, 2.0452), (0.95, 100, 1.9840), (0.99, 10, 3.1693), (0.90, 5, 2.0150)]
 
-TINY = """
-name = "tiny"
-root_seed = 7
-replications = 2
-[base.disk]
-profile = "sata-ssd"
-[base.target]
-profile = "hdd"
-[base.backup]
-disk_size = "8MiB"
-cluster_size = "64KiB"
-start = "50ms"
-[base.workload]
-kind = "fio"
-rw = "randrw"
-rwmixread = 70
-bs = "4KiB"
-iodepth = 4
-[base.run]
-max_time = "20s"
-[sweep]
-policy = [{ name = "none" }, { name = "fixed-sleep", sleep = "1us" }]
-"""
+TINY = tiny_batch("tiny", 7)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+from conftest import tiny_batch
 
 import sim
 from sim import analysis, plots
@@ -11,31 +12,8 @@ from sim.reporting import write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
-TINY = """
-name = "tiny-report"
-description = "A tiny batch for the report tests"
-root_seed = 11
-replications = 2
-[base.disk]
-profile = "sata-ssd"
-[base.target]
-profile = "hdd"
-[base.backup]
-disk_size = "8MiB"
-cluster_size = "64KiB"
-start = "50ms"
-[base.workload]
-kind = "fio"
-rw = "randrw"
-rwmixread = 70
-bs = "4KiB"
-iodepth = 4
-[base.run]
-max_time = "20s"
-[sweep]
-policy = [{ name = "none" }, { name = "fixed-sleep", sleep = "1us" }]
-"loop.era" = ["2013", "modern"]
-"""
+TINY = tiny_batch("tiny-report", 11, '"loop.era" = ["2013", "modern"]\n',
+                  "A tiny batch for the report tests")
 
 COMMAND = "backupsim run tiny.toml --out tiny-out"
 
