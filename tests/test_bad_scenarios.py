@@ -1,8 +1,12 @@
 """Malformed scenarios: exit status 2, one message naming the file and key, no results folder."""
 
+from pathlib import Path
+
 import pytest
 
 from sim.cli import main
+
+DATA = Path(__file__).parent / "data"
 
 GOOD_BASE = """
 name = "bad"
@@ -47,6 +51,10 @@ CASES = [
     ("negative-root-seed", GOOD_BASE.replace("root_seed = 1", "root_seed = -1"), "root_seed"),
     ("unparseable-toml", "name = 'x\n[base\n", "(syntax)"),
     ("base-not-a-table", 'base = 3\n', "base"),
+    ("missing-trace-file", GOOD_BASE + "[base.workload]\nkind = 'trace'\npath = 'no/such.trace'\n",
+     "base.workload.path"),
+    ("malformed-trace-line", GOOD_BASE + f"[base.workload]\nkind = 'trace'\npath = '{DATA / 'bad.trace'}'\n",
+     "base.workload.path"),
     ("bs-larger-than-disk", GOOD_BASE + "[base.workload]\nbs = '16MiB'\n", "base.workload.bs"),
 ]
 
@@ -62,6 +70,14 @@ def test_malformed_scenario(tmp_path, capsys, text, key):
     assert str(f) in err[0] and f"'{key}'" in err[0] and "expected" in err[0], err[0]
     assert not out.exists()
     assert main(["check", str(f)]) == 2
+
+
+def test_malformed_trace_line_names_the_line(tmp_path, capsys):
+    f = tmp_path / "scn.toml"
+    f.write_text(GOOD_BASE + f"[base.workload]\nkind = 'trace'\npath = '{DATA / 'bad.trace'}'\n")
+    assert main(["run", str(f), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.trace:2:" in err and "zero" in err
 
 
 def test_missing_scenario_file(tmp_path, capsys):
