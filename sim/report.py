@@ -43,25 +43,19 @@ def format_batch(runs, scn) -> str:
     """One line per sweep point: means over replications of the headline metrics."""
     import pandas as pd
 
-    swept = [c for c in runs.columns if c in _swept_columns(runs, scn)]
+    from .analysis import points
+
     metrics = {"backup_duration_s": "backup s", "guest_p99_us": "p99 us", "baseline_guest_p99_us": "base p99 us",
                "slowdown_p99": "slowdown", "cow_writes": "COW", "loop_wait_max_us": "loop wait us"}
     g = runs.groupby("point", sort=True)
     table = g[list(metrics)].mean()
     table.columns = list(metrics.values())
-    for col in reversed(swept):
-        table.insert(0, col, g[col].first())
+    labels = points(runs)["label"].astype(str)
+    table.insert(0, "sweep point", labels.str.ljust(int(labels.str.len().max())))
     table["runs"] = g.size()
     table["status"] = g["status"].agg(lambda s: ",".join(f"{k}:{v}" for k, v in s.value_counts().items()))
     table["consistent"] = g["consistent"].all()
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:,.2f}".format):
-        body = table.reset_index(drop=True).to_string(index=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_colwidth", 60,
+                           "display.float_format", "{:,.2f}".format):
+        body = table.reset_index(drop=True).to_string(index=False, justify="left")
     return f"{scn.name}: {len(runs)} runs, scenario hash {scn.hash()}\n\n{body}"
-
-
-def _swept_columns(runs, scn) -> list[str]:
-    fixed = {"run_id", "point", "replication", "seed"}
-    cols = []
-    for key in scn.sweep:
-        cols += [c for c in runs.columns if (c == key or c.startswith(key + ".")) and c not in fixed]
-    return cols
