@@ -103,7 +103,12 @@ class Device:
         self.last_end = req.offset + req.nbytes
         t_ready = now + self.service(req, sequential)
         xfer = req.nbytes * 1_000_000_000 // self._bw[req.op]
-        end = self._reserve(now, t_ready, xfer) if xfer else t_ready
+        if not xfer:
+            end = t_ready
+        elif self.cfg.queue_depth == 1:
+            end = t_ready + xfer        # one request at a time: the path is always free
+        else:
+            end = self._reserve(now, t_ready, xfer)
         if self.trace is not None:
             self.trace.append((now, self.name, "start", req))
         ev = self.env.timeout(end - now, (req, done))
