@@ -44,15 +44,11 @@ class GuestActivity:
         self.last_submit = -1
         self.last_complete = -1
         self._idle: simpy.Event | None = None
-        self._busy: simpy.Event | None = None
         self.latency_log: list[int] | None = None  # completion latencies, when a policy asks for them
 
     def submitted(self) -> None:
         self.in_flight += 1
         self.last_submit = self.env.now
-        if self._busy is not None:
-            ev, self._busy = self._busy, None
-            ev.succeed()
 
     def completed(self, latency: int) -> None:
         self.in_flight -= 1
@@ -72,12 +68,6 @@ class GuestActivity:
                 ev.succeed()
                 return ev
         return self._idle
-
-    def busy_event(self) -> simpy.Event:
-        """An event that fires when the guest next submits a request."""
-        if self._busy is None:
-            self._busy = self.env.event()
-        return self._busy
 
 
 class BlockLayer:
@@ -109,8 +99,7 @@ class BlockLayer:
         """The guest notifies QEMU of ``req`` now; ``on_done(req)`` when it completes."""
         req.t_submit = self.env.now
         req.on_done = on_done
-        req.c0 = req.offset >> self.shift
-        req.c1 = ((req.offset + req.nbytes - 1) >> self.shift) + 1
+        self.clusters(req)
         self.activity.submitted()
         co = Coroutine(self.loop, self._guest(req), self.costs.wake_cost, guest=True,
                        zero_sleep_yields=self.zero_sleep_yields)

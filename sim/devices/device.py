@@ -61,7 +61,6 @@ class Device:
         self.in_system = 0
         self._area = 0
         self._t_last = 0
-        self.busy_slots_area = 0
 
     # -- interface ------------------------------------------------------------
 

@@ -42,8 +42,6 @@ class HybridPolicy(Policy):
         super().__init__(cfg, ctx)
         self.limiter = RateLimitFractional(resolve_rate(cfg.busy_speed, ctx.disk.read_bw))
         self.pending = 0
-        self.busy_copies = 0    # background clusters let through while the guest was active
-        self.idle_copies = 0
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
         self.pending += nbytes
@@ -52,10 +50,8 @@ class HybridPolicy(Policy):
         env, guest = self.ctx.env, self.ctx.guest
         n, self.pending = self.pending, 0
         if is_quiet(guest, env.now, self.cfg.window):
-            self.idle_copies += 1
             return 0
         delay = self.limiter.delay(env.now, n)
         if delay == 0:
-            self.busy_copies += 1
             return 0
         return env.any_of([env.timeout(delay), quiet_event(env, guest, self.cfg.window)])
