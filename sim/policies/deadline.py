@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..config import Time
 from .base import Policy, PolicyConfig
-from .quiet import is_quiet, quiet_event
+from .quiet import QuietDetector
 
 __all__ = ["DeadlinePolicy", "DeadlineConfig"]
 
@@ -41,11 +41,12 @@ class DeadlinePolicy(Policy):
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)
         self.next_at = 0          # earliest start of the next paced copy
+        self.quiet = QuietDetector(ctx.env, ctx.guest, cfg.window)
 
     def before_cluster(self) -> int | simpy.Event:
         env, job = self.ctx.env, self.ctx.job
         now = env.now
-        if is_quiet(self.ctx.guest, now, self.cfg.window):
+        if self.quiet.quiet():
             self.next_at = now
             return 0
         left = job.t_start + self.cfg.deadline - now
@@ -57,4 +58,4 @@ class DeadlinePolicy(Policy):
         if now >= self.next_at:
             self.next_at = max(self.next_at, now - gap) + gap
             return 0
-        return env.any_of([env.timeout(self.next_at - now), quiet_event(env, self.ctx.guest, self.cfg.window)])
+        return env.any_of([env.timeout(self.next_at - now), self.quiet.event()])

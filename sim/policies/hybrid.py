@@ -20,7 +20,7 @@ import simpy
 from ..config import Rate, Time
 from .base import Policy, PolicyConfig
 from .limiter import RateLimitFractional
-from .quiet import is_quiet, quiet_event
+from .quiet import QuietDetector
 from .rate_limit import resolve_rate
 
 __all__ = ["HybridPolicy", "HybridConfig"]
@@ -42,16 +42,17 @@ class HybridPolicy(Policy):
         super().__init__(cfg, ctx)
         self.limiter = RateLimitFractional(resolve_rate(cfg.busy_speed, ctx.disk.read_bw))
         self.pending = 0
+        self.quiet = QuietDetector(ctx.env, ctx.guest, cfg.window)
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
         self.pending += nbytes
 
     def before_cluster(self) -> int | simpy.Event:
-        env, guest = self.ctx.env, self.ctx.guest
+        env = self.ctx.env
         n, self.pending = self.pending, 0
-        if is_quiet(guest, env.now, self.cfg.window):
+        if self.quiet.quiet():
             return 0
         delay = self.limiter.delay(env.now, n)
         if delay == 0:
             return 0
-        return env.any_of([env.timeout(delay), quiet_event(env, guest, self.cfg.window)])
+        return env.any_of([env.timeout(delay), self.quiet.event()])

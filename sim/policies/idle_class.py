@@ -24,7 +24,7 @@ from pydantic import Field
 
 from ..config import Time
 from .base import Policy, PolicyConfig
-from .quiet import is_quiet, quiet_event
+from .quiet import QuietDetector
 
 __all__ = ["IdleClassPolicy", "IdleClassConfig"]
 
@@ -41,11 +41,12 @@ class IdleClassPolicy(Policy):
     name = "idle-class"
     Config = IdleClassConfig
 
+    def __init__(self, cfg, ctx):
+        super().__init__(cfg, ctx)
+        self.quiet = QuietDetector(ctx.env, ctx.guest, cfg.grace)
+
     def before_cluster(self) -> int | simpy.Event:
-        env = self.ctx.env
-        if is_quiet(self.ctx.guest, env.now, self.cfg.grace):
-            return 0
-        return quiet_event(env, self.ctx.guest, self.cfg.grace)
+        return 0 if self.quiet.quiet() else self.quiet.event()
 
     def depth(self) -> int:
         return self.cfg.depth

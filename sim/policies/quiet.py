@@ -5,7 +5,9 @@ scheduling into a detector, a predictor and an actuator.  This module is the
 detector: the guest is *quiet* when none of its requests is in flight and its
 last request completed (or was submitted) at least ``window`` ago.
 :func:`quiet_event` returns a SimPy event that fires when that first holds; it
-waits on the guest's idle and timer events and never polls.
+waits on the guest's idle and timer events and never polls.  A policy asks for
+it before many clusters, so :class:`QuietDetector` hands out one pending event
+per window until it fires instead of building a new chain each time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import simpy
 
 from ..block import GuestActivity
 
-__all__ = ["is_quiet", "quiet_event", "quiet_for"]
+__all__ = ["is_quiet", "quiet_event", "quiet_for", "QuietDetector"]
 
 
 def quiet_for(guest: GuestActivity, now: int) -> int:
@@ -46,3 +48,19 @@ def quiet_event(env: simpy.Environment, guest: GuestActivity, window: int) -> si
 
     check()
     return done
+
+
+class QuietDetector:
+    """:func:`quiet_event` for one guest and window, shared until it fires."""
+
+    def __init__(self, env: simpy.Environment, guest: GuestActivity, window: int):
+        self.env, self.guest, self.window = env, guest, window
+        self._pending: simpy.Event | None = None
+
+    def quiet(self) -> bool:
+        return is_quiet(self.guest, self.env.now, self.window)
+
+    def event(self) -> simpy.Event:
+        if self._pending is None or self._pending.triggered:
+            self._pending = quiet_event(self.env, self.guest, self.window)
+        return self._pending
