@@ -7,6 +7,13 @@ section 3:
   how long to wait, check for cancellation, skip clusters already claimed,
   otherwise copy it as a tracked read request of that cluster: claim the bit,
   read the source, write the target (the dump callback), publish progress.
+* **pacing**: the policy's answer (a sleep, a yield, or an event to wait for)
+  comes before the bitmap check, as the patch's sleep did; policies that do
+  not gate copied clusters (``gates_copied = False``) jump straight to the next
+  uncopied one, and their wait is cut short if a copy-before-write copies the
+  cluster meanwhile.  A policy allowing ``depth`` > 1 gets further background
+  copies as coroutines beside the loop; with depth 1 the job copies one
+  cluster at a time in its own coroutine, exactly as the patch.
 * **copy-before-write** (``backup_do_cow``), from the guest write path: for each
   unclaimed cluster the write touches, claim it, read it, write it to the
   target; only then does the guest write proceed, so its latency includes all
