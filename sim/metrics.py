@@ -73,16 +73,19 @@ def latency_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
     return out
 
 
-def summarize(model, baseline=None) -> dict:
-    """The row of ``runs.parquet`` for one run (and its baseline, if any)."""
-    cfg = model.cfg
+def backup_window(model) -> tuple[int, int]:
+    """``(start, end)`` ns of the backup (the configured start and the run's end without one)."""
     job = model.job
-    frame = guest_frame(model.guest)
-    if job is not None and job.t_start >= 0:
-        start = job.t_start
-        end = job.t_end if job.t_end >= 0 else model.t_end
-    else:
-        start, end = cfg.backup.start, model.t_end
+    start = job.t_start if job is not None and job.t_start >= 0 else model.cfg.backup.start
+    end = job.t_end if job is not None and job.t_end >= 0 else model.t_end
+    return start, end
+
+
+def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
+    """The row of ``runs.parquet`` for one run (and its baseline, if any)."""
+    job = model.job
+    frame = guest_frame(model.guest) if frame is None else frame
+    start, end = backup_window(model)
     row: dict = {}
     if job is None:
         row["status"] = "no-backup"
@@ -145,9 +148,9 @@ def summarize(model, baseline=None) -> dict:
     return row
 
 
-def timeline(model, window: int) -> pd.DataFrame:
+def timeline(model, window: int, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per window of ``window`` ns: guest IOPS and latency, backup bytes copied so far."""
-    frame = guest_frame(model.guest)
+    frame = guest_frame(model.guest) if frame is None else frame
     nwin = max(1, -(-model.t_end // window))
     t0 = np.arange(nwin, dtype=np.int64) * window
     out = pd.DataFrame({"t_s": t0 / 1e9})
@@ -172,13 +175,10 @@ def timeline(model, window: int) -> pd.DataFrame:
     return out
 
 
-def latency_histogram(model) -> pd.DataFrame:
+def latency_histogram(model, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Counts of guest latencies in the backup window per op, in :data:`HIST_EDGES_NS` bins."""
-    frame = guest_frame(model.guest)
-    job = model.job
-    start = job.t_start if job is not None and job.t_start >= 0 else model.cfg.backup.start
-    end = job.t_end if job is not None and job.t_end >= 0 else model.t_end
-    m = window_mask(frame, start, end)
+    frame = guest_frame(model.guest) if frame is None else frame
+    m = window_mask(frame, *backup_window(model))
     rows = []
     edges = HIST_EDGES_NS
     for op in ("read", "write"):

@@ -47,13 +47,14 @@ def run_one(config: Config | dict | None = None, keep_model: bool = False) -> Ru
     baseline = None
     if cfg.run.baseline and model.job is not None:
         baseline = Model(cfg, with_backup=False, trace=False).run(until=model.t_end)
-    summary = {"seed": cfg.run.seed, "replication": cfg.run.replication, **summarize(model, baseline)}
+    frame = guest_frame(model.guest)   # built once, shared by every metric
+    summary = {"seed": cfg.run.seed, "replication": cfg.run.replication, **summarize(model, baseline, frame)}
     return RunResult(
         config=cfg,
         summary=summary,
-        timeline=timeline(model, cfg.run.timeline_window),
-        requests=guest_frame(model.guest) if cfg.run.keep_requests else pd.DataFrame(),
-        histogram=latency_histogram(model),
+        timeline=timeline(model, cfg.run.timeline_window, frame),
+        requests=frame if cfg.run.keep_requests else pd.DataFrame(),
+        histogram=latency_histogram(model, frame),
         trace=model.trace,
         model=model if keep_model else None,
     )

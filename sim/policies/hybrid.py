@@ -19,7 +19,7 @@ import simpy
 
 from ..config import Rate, Time
 from .base import Policy, PolicyConfig
-from .limiter import RateLimitFractional
+from .limiter import JobMeter, RateLimitFractional
 from .quiet import QuietDetector
 from .rate_limit import resolve_rate
 
@@ -40,19 +40,18 @@ class HybridPolicy(Policy):
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)
-        self.limiter = RateLimitFractional(resolve_rate(cfg.busy_speed, ctx.disk.read_bw))
-        self.pending = 0
+        self.meter = JobMeter(RateLimitFractional(resolve_rate(cfg.busy_speed, ctx.disk.read_bw)))
         self.quiet = QuietDetector(ctx.env, ctx.guest, cfg.window)
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
-        self.pending += nbytes
+        self.meter.copied(nbytes)
 
     def before_cluster(self) -> int | simpy.Event:
         env = self.ctx.env
-        n, self.pending = self.pending, 0
         if self.quiet.quiet():
+            self.meter.forget()    # copies made while the guest was quiet are not charged
             return 0
-        delay = self.limiter.delay(env.now, n)
+        delay = self.meter.next_delay(env.now)
         if delay == 0:
             return 0
         return env.any_of([env.timeout(delay), self.quiet.event()])

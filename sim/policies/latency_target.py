@@ -26,7 +26,7 @@ from pydantic import Field
 
 from ..config import Rate, Time
 from .base import Policy, PolicyConfig
-from .limiter import RateLimitFractional
+from .limiter import JobMeter, RateLimitFractional
 from .rate_limit import resolve_rate
 
 __all__ = ["LatencyTargetPolicy", "LatencyTargetConfig"]
@@ -58,8 +58,7 @@ class LatencyTargetPolicy(Policy):
         self.step = max(1, self.full_rate // 16)
         self.cur_depth = 1                 # start as the patch does, then probe upwards
         self.rate = 0                      # 0: unlimited
-        self.limiter = RateLimitFractional(0)
-        self.pending = 0
+        self.meter = JobMeter(RateLimitFractional(0))
         self.log: list[int] = []
         self._stopped = False
         self.history: list[tuple[int, int, int, bool]] = []   # (time, depth, rate, missed)
@@ -94,16 +93,15 @@ class LatencyTargetPolicy(Policy):
                     self.rate = 0
             else:
                 self.cur_depth = min(self.cfg.max_depth, self.cur_depth + 1)
-            self.limiter.set_speed(self.rate)
+            self.meter.limiter.set_speed(self.rate)
             self.history.append((self.ctx.env.now, self.cur_depth, self.rate, missed))
         self.ctx.env.timeout(self.window).callbacks.append(self._tick)
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
-        self.pending += nbytes
+        self.meter.copied(nbytes)
 
     def before_cluster(self) -> int:
-        n, self.pending = self.pending, 0
-        return self.limiter.delay(self.ctx.env.now, n)
+        return self.meter.next_delay(self.ctx.env.now)
 
     def depth(self) -> int:
         return self.cur_depth

@@ -22,7 +22,7 @@ without SimPy.
 
 from __future__ import annotations
 
-__all__ = ["RateLimit2013", "RateLimitFractional", "make_limiter", "SLICE_NS"]
+__all__ = ["RateLimit2013", "RateLimitFractional", "JobMeter", "make_limiter", "SLICE_NS"]
 
 SLICE_NS = 100_000_000   # SLICE_TIME in block/backup.c: 100 ms
 
@@ -90,3 +90,27 @@ class RateLimit2013:
 def make_limiter(version: str, speed: int):
     """A limiter of ``version`` ``"2013"`` or ``"fractional"``."""
     return RateLimit2013(speed) if version == "2013" else RateLimitFractional(speed)
+
+
+class JobMeter:
+    """How the backup job uses a limiter: charge what was copied since the last cluster.
+
+    ``backup_run`` calls ``ratelimit_calculate_delay(&limit, bytes_read)`` before
+    each cluster with every byte read since the previous call (background copies
+    and copy-before-write alike) and then resets the count.
+    """
+
+    def __init__(self, limiter):
+        self.limiter = limiter
+        self.pending = 0
+
+    def copied(self, nbytes: int) -> None:
+        self.pending += nbytes
+
+    def forget(self) -> None:
+        """Charge nothing for what was copied since the last cluster."""
+        self.pending = 0
+
+    def next_delay(self, now: int) -> int:
+        n, self.pending = self.pending, 0
+        return self.limiter.delay(now, n)

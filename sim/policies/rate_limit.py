@@ -27,7 +27,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from .. import units
 from ..config import Rate
 from .base import Policy, PolicyConfig
-from .limiter import make_limiter
+from .limiter import JobMeter, make_limiter
 
 __all__ = ["RateLimitPolicy", "RateLimitConfig", "resolve_rate"]
 
@@ -73,8 +73,7 @@ class RateLimitPolicy(Policy):
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)
-        self.limiter = make_limiter(cfg.limiter, resolve_rate(cfg.speed, ctx.disk.read_bw))
-        self.pending = 0          # bytes copied since the last delay computation
+        self.meter = JobMeter(make_limiter(cfg.limiter, resolve_rate(cfg.speed, ctx.disk.read_bw)))
         self._stopped = False
 
     def start(self) -> None:
@@ -88,11 +87,10 @@ class RateLimitPolicy(Policy):
 
     def _set_speed(self, event) -> None:
         if not self._stopped:
-            self.limiter.set_speed(resolve_rate(event.value, self.ctx.disk.read_bw))
+            self.meter.limiter.set_speed(resolve_rate(event.value, self.ctx.disk.read_bw))
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
-        self.pending += nbytes
+        self.meter.copied(nbytes)
 
     def before_cluster(self) -> int:
-        n, self.pending = self.pending, 0
-        return self.limiter.delay(self.ctx.env.now, n)
+        return self.meter.next_delay(self.ctx.env.now)
