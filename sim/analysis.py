@@ -58,7 +58,7 @@ __all__ = [
 
 #: Metrics that :func:`aggregate` summarises by default (those present in the table).
 DEFAULT_METRICS = (
-    "backup_duration_s", "backup_throughput_mib_s", "cow_writes",
+    "backup_duration_s", "backup_throughput_mib_s", "cow_clusters",
     "guest_p50_us", "guest_p99_us", "guest_p999_us",
     "guest_read_p99_us", "guest_write_p99_us", "guest_iops",
     "baseline_guest_p50_us", "baseline_guest_p99_us", "baseline_guest_p999_us",
@@ -136,20 +136,40 @@ class Results:
 
 
 def load(path: str | Path) -> Results:
-    """Read a results folder written by :func:`sim.run_batch` (see :mod:`sim.store`)."""
+    """Read a results folder written by :func:`sim.run_batch` (see :mod:`sim.store`).
+
+    The folder's current set is resolved once, so every table comes from the
+    same batch (their batch ids are checked).  Raises
+    :class:`FileNotFoundError` when there is no ``runs.parquet`` and
+    :class:`sim.store.ResultsError` naming the file when one is damaged.
+    """
+    from .store import ResultsError, generation, read_manifest, read_parquet
+
     path = Path(path)
-    if not (path / "runs.parquet").exists():
-        raise FileNotFoundError(f"{path}: no runs.parquet here; run `backupsim run` first")
-    runs = pd.read_parquet(path / "runs.parquet")
-    timeline = _read_optional(path / "timeline.parquet")
-    hist = _read_optional(path / "latency_hist.parquet")
-    mf = path / "manifest.json"
-    manifest = json.loads(mf.read_text()) if mf.exists() else {}
-    return Results(runs=runs, timeline=timeline, hist=hist, manifest=manifest, path=path)
-
-
-def _read_optional(f: Path) -> pd.DataFrame:
-    return pd.read_parquet(f) if f.exists() else pd.DataFrame()
+    for attempt in range(3):   # a batch published between resolving and reading: read the new set
+        gen = generation(path)
+        if not (gen / "runs.parquet").exists():
+            raise FileNotFoundError(f"{path}: no runs.parquet here; run `backupsim run` first")
+        runs, batch = read_parquet(gen / "runs.parquet", path / "runs.parquet")
+        tables, batches = {}, {"runs.parquet": batch}
+        for name in ("timeline.parquet", "latency_hist.parquet"):
+            f = gen / name
+            if f.exists():
+                tables[name], batches[name] = read_parquet(f, path / name)
+            else:
+                tables[name] = pd.DataFrame()
+        manifest = read_manifest(gen / "manifest.json", path / "manifest.json")
+        if manifest.get("batch_id") is not None:
+            batches["manifest.json"] = manifest["batch_id"]
+        ids = {b for b in batches.values() if b is not None}
+        if len(ids) <= 1:
+            return Results(runs=runs, timeline=tables["timeline.parquet"], hist=tables["latency_hist.parquet"],
+                           manifest=manifest, path=path)
+        if gen == path or attempt == 2:
+            names = ", ".join(f"{n} {b}" for n, b in batches.items())
+            raise ResultsError(f"{path}: its files come from different batches ({names}); "
+                               "rerun `backupsim run` for this folder", 2)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def collect(items: Iterable[tuple[Mapping[str, Any], Any]], name: str = "in-process") -> Results:
@@ -353,8 +373,10 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
     ``m_lo``, ``m_hi`` (interval bounds, NaN with one replication) and ``m_n``
     (finite values used).  Also ``runs`` (replications), ``status`` (counts, e.g.
     ``"completed 3"``), ``completed`` (all runs completed), ``consistent`` (all
-    runs point-in-time consistent) and ``pareto`` (on the front of
-    ``backup_duration_s`` vs ``slowdown_p99`` among completed points).
+    runs point-in-time consistent), ``complete`` (every run's target holds every
+    cluster), ``good_backup`` (both) and ``pareto`` (on the front of
+    ``backup_duration_s`` vs ``slowdown_p99`` among completed points whose
+    every run is a good backup).
     """
     if metrics is None:
         metrics = [m for m in DEFAULT_METRICS if m in runs.columns]
@@ -374,6 +396,8 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
         else:
             row["status"], row["completed"] = "", True
         row["consistent"] = bool(sub["consistent"].all()) if "consistent" in sub.columns else True
+        row["complete"] = bool(sub["complete"].all()) if "complete" in sub.columns else True
+        row["good_backup"] = row["consistent"] and row["complete"]
         rows.append(row)
     agg = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
     # policies compete within a setting: the swept values other than the policy's
@@ -382,7 +406,7 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
                       for vals in (agg[setting].itertuples(index=False) if setting else [()] * len(agg))]
     agg["pareto"] = False
     if "backup_duration_s" in agg.columns and "slowdown_p99" in agg.columns:
-        for _, grp in agg[agg["completed"]].groupby("setting", sort=False):
+        for _, grp in agg[agg["completed"] & agg["good_backup"]].groupby("setting", sort=False):
             front = pareto_front(grp, "backup_duration_s", "slowdown_p99")
             agg.loc[front.index[front.to_numpy()], "pareto"] = True
     return agg

@@ -124,6 +124,8 @@ class BlockLayer:
             if not ok:
                 req.error = True
         if not req.error:
+            if req.op == WRITE:
+                self.oracle.write_started(req.c0, req.c1)
             self.disk.submit(req, self._guest_io_done)
             yield PARK
         if self.serialize:
@@ -217,11 +219,12 @@ class BlockLayer:
     def read_for_job(self, req: Request, co: Coroutine, device: Device | None = None) -> Generator:
         """Read ``req`` for the job (not tracked: the caller's tracked request covers it)."""
         req.co = co
+        self.oracle.read_started(req.c0, req.c0 + 1)
         (device or self.disk).submit(req, self._job_read_done)
         yield PARK
 
     def _job_read_done(self, req: Request) -> None:
-        req.gen = self.oracle.read(req.c0)
+        req.gen = self.oracle.read_ended(req.c0)
         req.co.wake(None, self.costs.complete_cost)
 
     def write_for_job(self, req: Request, co: Coroutine, target: Device) -> Generator:

@@ -17,8 +17,44 @@ from .config import ConfigError, expand_dotted, parse_set
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error as one line, ``backupsim: error: command line: ...``, and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"backupsim: error: {_usage_error(' '.join(message.split()))}\n")
+
+
+_TYPES = {"int": "an integer", "float": "a number"}
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "nothing"
+
+
+def _usage_error(message: str) -> ConfigError:
+    """argparse's message as ``command line: key '--jobs': got 'x', expected an integer``."""
+    import re
+    m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid (\w+) value: (.*)", message)
+    if m:
+        return ConfigError(m[1], m[3].strip("'"), _TYPES.get(m[2], f"a {m[2]} value"), "command line")
+    m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid choice: (.*?) \(choose from (.*)\)", message)
+    if m:
+        return ConfigError(m[1], m[2].strip("'"), f"one of {m[3]}", "command line")
+    m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (expected .*)", message)
+    if m:
+        return ConfigError(m[1], _Nothing(), m[2][len("expected "):], "command line")
+    m = re.fullmatch(r"the following arguments are required: (.*)", message)
+    if m:
+        return ConfigError(m[1], _Nothing(), "a value (see `backupsim --help`)", "command line")
+    m = re.fullmatch(r"unrecognized arguments: (.*)", message)
+    if m:
+        return ConfigError(m[1].split()[0], m[1], "a known option (see `backupsim COMMAND --help`)", "command line")
+    return ConfigError("(arguments)", message, "valid arguments (see `backupsim --help`)", "command line")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="backupsim", description="Simulate live disk backup pacing.")
+    p = _Parser(prog="backupsim", description="Simulate live disk backup pacing.")
     p.add_argument("--version", action="version", version=f"backupsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -32,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", choices=["local", "dask"], default="local")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    run.add_argument("--wait", action="store_true",
+                     help="if another batch is writing the results folder, wait for it instead of refusing")
 
     check = sub.add_parser("check", help="validate a scenario without running it")
     check.add_argument("scenario", type=Path)
@@ -65,6 +103,9 @@ def _sets(items: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .batch import BatchInterrupted
+    from .store import ResultsError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
@@ -82,6 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"backupsim: error: {e}", file=sys.stderr)
         return 2
+    except ResultsError as e:   # a busy or damaged results folder (2), a failed write (1)
+        print(f"backupsim: error: {e}", file=sys.stderr)
+        return e.status
+    except BatchInterrupted as e:
+        print(f"backupsim: interrupted; {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("backupsim: interrupted", file=sys.stderr)
+        return 130
     return 1
 
 
@@ -89,19 +139,30 @@ def _scenario(args):
     from .scenario import load_scenario
     scn = load_scenario(args.scenario or default_scenario())
     sets = dict(parse_set(s) for s in args.sets)
-    if sets or getattr(args, "seeds", None):
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None and seeds < 1:
+        raise ConfigError("--seeds", seeds, "an integer >= 1", "command line")
+    if sets or seeds:
         try:
-            scn = scn.with_overrides(sets, getattr(args, "seeds", None))
+            scn = scn.with_overrides(sets, seeds)
         except ConfigError as e:
+            if seeds and e.key == "replications":
+                raise ConfigError("--seeds", seeds, e.expected, "command line") from None
             raise ConfigError(e.key, e.value, e.expected, "--set") from None
     return scn
 
 
 def _check(args) -> int:
     scn = _scenario(args)
-    n = len(scn.points())
+    from .scenario import available_memory, memory_estimate
+    points = scn.points()
+    n = len(points)
     print(f"{scn.source}: ok: {n} sweep point(s) x {scn.replications} replication(s) = "
           f"{n * scn.replications} runs; scenario hash {scn.hash()}")
+    largest = max((memory_estimate(scn._point_config(p)) for p in points), key=lambda e: e.total)
+    avail = available_memory()
+    print(f"memory: the largest run needs about {largest.describe()}"
+          + (f"; {avail / 2**30:.1f} GiB available" if avail is not None else ""))
     return 0
 
 
@@ -117,15 +178,24 @@ def _run(args, argv) -> int:
         raise ConfigError("--scheduler", args.scheduler, "--executor dask alongside it", "command line")
     scn = _scenario(args)
     out = args.out or Path("results") / scn.name
+    from .batch import check_out, check_scheduler
+    check_out(out, "--out", "command line")          # before anything is computed or written
+    if args.executor == "dask" and args.scheduler:
+        check_scheduler(args.scheduler, "--scheduler", "command line")
+    wait = getattr(args, "wait", 0)                  # a `--wait` flag (True: as long as it takes) or seconds
+    wait = None if wait is True else float(wait or 0)
     command = "backupsim " + " ".join(argv if argv is not None else sys.argv[1:])
-    runs = run_batch(scn, out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                     progress=False if args.quiet else None, command=command)
-    from .reporting import write_report
-    report = write_report(out)
+    try:
+        runs = run_batch(scn, out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                         progress=False if args.quiet else None, command=command, wait=wait, report=True)
+    except ConfigError as e:
+        if e.source is None and e.key in ("out", "scheduler"):
+            raise ConfigError(f"--{e.key}", e.value, e.expected, "command line") from None
+        raise
     if not args.quiet:
         print(format_batch(runs, scn))
         print(f"\nresults: {out}/ (runs.parquet, runs.csv, timeline.parquet, latency_hist.parquet, manifest.json)")
-        print(f"report:  {report}")
+        print(f"report:  {out / 'report.md'}")
     return 0
 
 

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,28 +43,59 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, expected: str, source: str | None = None):
         self.key, self.value, self.expected, self.source = key, value, expected, source
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}key '{key}': got {value!r}, expected {expected}")
+        where = f"{_printable(source)}: " if source else ""
+        shown, key_shown = repr(value), _printable(key)
+        if len(shown) > 200:   # one readable line, whatever was given
+            shown = f"{shown[:120]}... ({len(shown)} characters)"
+        if len(key_shown) > 200:
+            key_shown = f"{key_shown[:120]}... ({len(key_shown)} characters)"
+        super().__init__(f"{where}key '{key_shown}': got {shown}, expected {_printable(expected)}")
 
     def __reduce__(self):
         # picklable, so an error raised in a worker process reaches the batch intact
         return (ConfigError, (self.key, self.value, self.expected, self.source))
 
 
+def _printable(text: Any) -> str:
+    """``text`` on one line: control characters (a newline in a key or a file name) escaped."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _wrap(parser):
     return BeforeValidator(parser)
 
 
+def check_speed(value: int | Fraction) -> int | Fraction:
+    """A pacing speed: bytes/s >= 0, or a percent of the source's read rate from 0% to 100%."""
+    if value < 0 or (isinstance(value, Fraction) and value > 1):
+        shown = f"{float(value * 100):g}%" if isinstance(value, Fraction) else value
+        raise ValueError(f"expected a rate >= 0 such as '64MiB/s', or a percent of disk.read_bw from 0% to 100% "
+                         f"(for a limit above the disk's rate give bytes/s), got {shown!r}")
+    return value
+
+
+def parse_bandwidth(value: object) -> int:
+    """A device's own bandwidth: an absolute rate, never a percent (of what?)."""
+    rate = units.parse_rate(value)
+    if isinstance(rate, Fraction):
+        raise ValueError("expected an absolute rate such as '500MB/s' or '1Gb/s' (a device's own bandwidth "
+                         f"cannot be a percent), got {value!r}")
+    return rate
+
+
 Size = Annotated[int, _wrap(units.parse_size), Field(ge=0)]
 Time = Annotated[int, _wrap(units.parse_time), Field(ge=0)]
-Rate = Annotated[int | Fraction, _wrap(units.parse_rate)]
+Rate = Annotated[int | Fraction, _wrap(units.parse_rate), AfterValidator(check_speed)]
+Bandwidth = Annotated[int, _wrap(parse_bandwidth)]
 Percent = Annotated[Fraction, _wrap(units.parse_percent)]
+Cluster = Annotated[int, Field(strict=True, ge=0)]
 
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 class DeviceConfig(Section):
@@ -83,8 +115,8 @@ class DeviceConfig(Section):
 
     profile: str = "sata-ssd"
     queue_depth: int = Field(1, ge=1, le=4096)
-    read_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
-    write_bw: Annotated[int, _wrap(units.parse_rate), Field(gt=0)] = 1_000_000_000
+    read_bw: Annotated[Bandwidth, Field(gt=0)] = 1_000_000_000
+    write_bw: Annotated[Bandwidth, Field(gt=0)] = 1_000_000_000
     read_seq_base: Time = 0
     read_rand_base: Time = 0
     write_seq_base: Time = 0
@@ -100,7 +132,7 @@ class DeviceConfig(Section):
     span: Size = 0
     channels: int = Field(0, ge=0, le=4096)
     channel_stripe: Size = 64 << 10
-    link_bw: Annotated[int, _wrap(units.parse_rate), Field(ge=0)] = 0
+    link_bw: Annotated[Bandwidth, Field(ge=0)] = 0
     rtt: Time = 0
     remote: str = "hdd"
 
@@ -109,7 +141,7 @@ class DeviceConfig(Section):
     def _fill_from_profile(cls, data: Any) -> Any:
         if isinstance(data, dict):
             name = data.get("profile", "sata-ssd")
-            if name in PROFILES:
+            if isinstance(name, str) and name in PROFILES:
                 return {**PROFILES[name], **data}
         return data
 
@@ -135,7 +167,15 @@ class LoopConfig(Section):
     ``era`` sets ``timer_min_rearm`` when it is not given: 250 us in 2013
     (``MIN_TIMER_REARM_NS`` of qemu-timer.c's dynticks alarm), 0 in today's
     QEMU (ppoll/timerfd).  The ``*_cost`` fields are CPU time per handler run;
-    ``zero_sleep`` says whether a 0 ns sleep is a plain yield (re-entered in
+    ``iteration_cost`` is the CPU time of each iteration between its last ready
+    handler and its timer phase: in QEMU 1.4's ``main_loop_wait`` the rest of
+    the glib dispatch, ``qemu_iohandler_poll`` over the registered fd handlers,
+    ``slirp_pollfds_poll`` and the clock reads of ``qemu_run_all_timers``.  No
+    published figure exists; 2 us is an estimate of that code path on a 2013
+    server core, of the same order as the per-handler costs (themselves
+    assumptions), and ``scenarios/seed-review.toml`` sweeps 0, 1, 2 and 5 us
+    because a 1 us sleep is due at the timer check exactly when this cost is
+    at least 1 us.  ``zero_sleep`` says whether a 0 ns sleep is a plain yield (re-entered in
     the next iteration) or a timer like any other (as ``co_sleep_ns(0)`` was).
     """
 
@@ -145,6 +185,7 @@ class LoopConfig(Section):
     complete_cost: Time = 3_000
     backup_step_cost: Time = 2_000
     wake_cost: Time = 1_000
+    iteration_cost: Time = 2_000
     zero_sleep: Literal["yield", "timer"] = "yield"
 
     @model_validator(mode="after")
@@ -166,8 +207,10 @@ class BackupConfig(Section):
     ``start`` is when the job starts (the guest warms up before), ``cancel_at``
     when the user cancels it (relative to ``start``).  ``on_cow_error`` is what
     a guest write whose copy-before-write failed gets: ``fail-guest-write``
-    (the 2013 patch: the write fails) or ``break-snapshot`` (later QEMU: the
-    write proceeds and the backup is abandoned).  ``cow_on_read`` also copies
+    (the write and the job fail), ``break-snapshot`` (QEMU 7.1+: the write
+    proceeds and the backup is abandoned) or ``leave-hole`` (what the 2013
+    patch really did: the write fails, the cluster stays marked copied, and
+    the job completes without it).  ``cow_on_read`` also copies
     before guest reads of uncopied clusters, as the reviewed patch's
     ``before_read`` hook did.  ``target_layout`` is where copies land on the
     target: ``stream`` appends them in the order they are made (the patch's
@@ -182,7 +225,7 @@ class BackupConfig(Section):
     cluster_size: Size = 64 << 10
     start: Time = 2 * 10**9
     cancel_at: Time | None = None
-    on_cow_error: Literal["fail-guest-write", "break-snapshot"] = "fail-guest-write"
+    on_cow_error: Literal["fail-guest-write", "break-snapshot", "leave-hole"] = "fail-guest-write"
     cow_on_read: StrictBool = False
     target_layout: Literal["stream", "image"] = "stream"
     sync: Literal["full", "top"] = "full"
@@ -212,9 +255,9 @@ class FaultsConfig(Section):
     """
 
     source_read_error_prob: float = Field(0.0, ge=0.0, le=1.0)
-    source_read_error_clusters: tuple[int, ...] = ()
+    source_read_error_clusters: tuple[Cluster, ...] = ()
     target_write_error_prob: float = Field(0.0, ge=0.0, le=1.0)
-    target_write_error_clusters: tuple[int, ...] = ()
+    target_write_error_clusters: tuple[Cluster, ...] = ()
 
 
 class RunConfig(Section):
@@ -277,7 +320,26 @@ class Config(Section):
                 and self.workload.kind not in ("trace", "script", "none")):
             raise _Invalid("workload.duration", "backup", "a time when backup.mode is 'none' "
                            "(without a backup only a trace or a script ends by itself)")
+        self._check_times_and_clusters()
         return self
+
+    def _check_times_and_clusters(self) -> None:
+        b, cap = self.backup, self.run.max_time
+        n = b.disk_size // b.cluster_size
+        for key in ("source_read_error_clusters", "target_write_error_clusters"):
+            outside = [c for c in getattr(self.faults, key) if c >= n]
+            if outside:
+                raise _Invalid(f"faults.{key}", outside[0], f"cluster numbers from 0 to {n - 1} ({outside[0]} is "
+                               f"outside the disk: {units.format_size(b.disk_size)} / "
+                               f"{units.format_size(b.cluster_size)} = {n} clusters)")
+        if b.mode == "none":
+            return
+        if b.start > cap:
+            raise _Invalid("backup.start", units.format_time(b.start), f"a time at most run.max_time "
+                           f"({units.format_time(cap)}): the run would end before the backup starts")
+        if b.cancel_at is not None and b.start + b.cancel_at > cap:
+            raise _Invalid("backup.cancel_at", units.format_time(b.cancel_at), "a time at most run.max_time - "
+                           f"backup.start ({units.format_time(cap - b.start)}): the run would end before the cancel")
 
     def replace(self, **sections: Any) -> Config:
         """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``)."""
@@ -346,13 +408,14 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise ConfigError(item, item, "KEY=VALUE with a non-empty key", source="--set")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):   # not TOML (or a number beyond Python's 4300 digits)
         value = raw
     return key, value
 
 
 def build_config(data: dict | None = None, source: str | None = None) -> Config:
     """A validated :class:`Config` from a nested dict, or a :class:`ConfigError`."""
+    check_strings(data or {}, "", source)
     try:
         return Config.model_validate(data or {})
     except ConfigError as e:
@@ -361,7 +424,24 @@ def build_config(data: dict | None = None, source: str | None = None) -> Config:
         raise _from_pydantic(e, data or {}, source) from None
 
 
+def check_strings(data: Any, prefix: str = "", source: str | None = None) -> None:
+    """Refuse a NUL character in any string or key of ``data`` (it cannot reach a file name or a path)."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise ConfigError(prefix or "(value)", data, "a string without NUL characters", source)
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(k, str) and "\x00" in k:
+                raise ConfigError(key, k, "a key without NUL characters", source)
+            check_strings(v, key, source)
+    elif isinstance(data, (list, tuple)):
+        for i, v in enumerate(data):
+            check_strings(v, f"{prefix}.{i}" if prefix else str(i), source)
+
+
 _EXPECTED = {
+    "finite_number": "a finite number",
     "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "an integer",
     "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
     "bool_type": "true or false", "string_type": "a string", "dict_type": "a table",
@@ -424,7 +504,8 @@ def describe_value(value, field) -> str:
         return f"{float(value * 100):g}%"
     if units.parse_time in parsers and isinstance(value, int):
         return units.format_time(value) if value else "0"
-    if (units.parse_size in parsers or units.parse_rate in parsers) and isinstance(value, int):
-        suffix = "/s" if units.parse_rate in parsers else ""
+    rate = units.parse_rate in parsers or parse_bandwidth in parsers
+    if (units.parse_size in parsers or rate) and isinstance(value, int):
+        suffix = "/s" if rate else ""
         return units.format_size(value) + suffix
     return repr(value) if isinstance(value, str) else str(value)

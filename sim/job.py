@@ -20,12 +20,18 @@ section 3:
   of this.  It holds the job's reader/writer lock as a reader.
 * **end**: take the lock as a writer, so the job completes only when no
   copy-before-write is in flight (no polling sleep), then remove the hook.
-* **errors**: a failed source read or target write ends the job with status
-  ``failed``; the guest write whose copy-before-write failed either fails too
-  (``fail-guest-write``, the patch) or goes ahead with the snapshot abandoned
-  (``break-snapshot``, QEMU's ``on-cbw-error`` since 7.1).
-* **cancel** at any time: a sleeping or waiting job wakes at once; a copy in
-  flight finishes first.
+* **errors**: a failed source read or target write of the background loop
+  ends the job with status ``failed`` (the patch's ``backup_run`` breaks out
+  of its loop on ``ret < 0``).  A failed copy-before-write, per
+  ``backup.on_cow_error``: ``fail-guest-write`` fails the guest write and the
+  job; ``break-snapshot`` (QEMU's ``on-cbw-error`` since 7.1) lets the guest
+  write go ahead and fails the job; ``leave-hole`` is the patch's own
+  behaviour: ``backup_do_cow`` returns the error to the guest write but has
+  already set the cluster's bit, so the background loop skips the cluster
+  and the job completes with a hole (the ``complete`` column shows it).
+* **cancel** at any time after it is requested, even while the block layer
+  drains before the start (the job then ends at once, as ``cancelled``): a
+  sleeping or waiting job wakes at once; a copy in flight finishes first.
 
 Later modes (QEMU 6.0+ block-copy with parallel workers; Proxmox with 4 MiB
 clusters) are separate classes with the same ``start`` / ``cancel`` /
@@ -82,7 +88,8 @@ class SeedBackupJob:
         self.progress = 0                  # bytes copied (background and copy-before-write)
         self.copy_t = array("q")           # completion time of each cluster copy
         self.copy_cow = array("b")         # whether it was a copy-before-write
-        self.cow_count = 0
+        self.cow_count = 0                 # clusters copied before a guest write
+        self.cow_errors = 0                # copy-before-writes that failed
         self.t_start = -1
         self.t_end = -1
         self.done = env.event()
@@ -118,7 +125,10 @@ class SeedBackupJob:
         self.co.start()
 
     def cancel(self) -> None:
-        """Request cancellation (``block-job-cancel``)."""
+        """Request cancellation (``block-job-cancel``); before the start, the job ends as it starts."""
+        if self.status == "pending":
+            self.cancelled = True
+            return
         if self.status != "running":
             return
         self.cancelled = True
@@ -267,8 +277,7 @@ class SeedBackupJob:
                 rd.c0 = c
                 yield from blk.read_for_job(rd, co)
                 if self.faults.read_fails(c):
-                    self.fail(f"source read error at cluster {c}")
-                    return False
+                    return self._copy_failed(f"source read error at cluster {c}", cow)
                 gen = rd.gen
             zero = layout is not None and gen == 0 and layout.is_zero(c)
             if zero:
@@ -284,8 +293,7 @@ class SeedBackupJob:
                     wr = Request(WRITE, c * cs, nbytes, BACKUP)
                 yield from blk.write_for_job(wr, co, self.target)
                 if self.faults.write_fails(c):
-                    self.fail(f"target write error at cluster {c}")
-                    return False
+                    return self._copy_failed(f"target write error at cluster {c}", cow)
                 self.target_bytes += nbytes
             self.oracle.copy_landed(c, gen)
             self.progress += cs
@@ -298,6 +306,16 @@ class SeedBackupJob:
             self.policy.on_copy(cs, cow)
             self._trace("copied", c)
         return True
+
+    def _copy_failed(self, why: str, cow: bool) -> bool:
+        """A copy's read or write failed: fail the job, or (``leave-hole``) only the guest write."""
+        if cow:
+            self.cow_errors += 1
+            if self.cfg.on_cow_error == "leave-hole":
+                self._trace("cow-error", why)    # the bit stays set: the loop will skip this cluster
+                return False
+        self.fail(why)
+        return False
 
     def _trace(self, what: str, detail) -> None:
         if self.trace is not None:

@@ -11,6 +11,14 @@ completions and the backup coroutine (MODEL.md section 3):
   does not yield).
 * A **timer** (:meth:`EventLoop.call_later`) runs in the timer phase of the first
   iteration that starts at or after its deadline.
+* Between the last ready handler and the timer phase every iteration spends
+  ``iteration_cost`` ns of CPU (:class:`sim.config.LoopConfig` says where the
+  value comes from).  QEMU of 2013 ran the timers *after* the dispatch
+  (``main_loop_wait``: ``os_host_main_loop_wait`` dispatches, then
+  ``qemu_iohandler_poll``, ``slirp_pollfds_poll``, then
+  ``qemu_run_all_timers``), so a timer armed by a handler for less than that
+  cost ahead is already due at the timer check and runs in the same
+  iteration, without waiting for the host alarm.
 * **Poll** blocks until a handler is ready or the host alarm fires.  The alarm
   cannot be set closer than ``timer_min_rearm`` ahead of the moment it is armed
   (250 us for the dynticks alarm of 2013, ``MIN_TIMER_REARM_NS`` in
@@ -46,9 +54,11 @@ Handler = Callable[[Any], "tuple[int, Callable[[Any], Any], Any] | None"]
 class EventLoop:
     """The single-threaded, non-preemptive main loop, driven by SimPy time."""
 
-    def __init__(self, env: simpy.Environment, timer_min_rearm: int = 0, trace: list | None = None):
+    def __init__(self, env: simpy.Environment, timer_min_rearm: int = 0, trace: list | None = None,
+                 iteration_cost: int = 0):
         self.env = env
         self.rearm = timer_min_rearm
+        self.iteration_cost = iteration_cost
         self.trace = trace
         self._ready: deque = deque()
         self._batch: deque = deque()
@@ -136,6 +146,12 @@ class EventLoop:
                         return
                     continue
                 self._timer_phase = True
+                self._timer_now = -1
+                if self.iteration_cost:
+                    # the rest of the iteration's dispatch before the timer check
+                    self._hold(self.iteration_cost)
+                    return
+            if self._timer_now < 0:
                 self._timer_now = env.now
                 self._timer_limit = self._tseq
             if timers and timers[0][0] <= self._timer_now and timers[0][1] < self._timer_limit:

@@ -4,8 +4,11 @@
   wait, copy-before-write, device queueing and service.  Percentiles cover
   requests *submitted* in the backup window ``[start, end)``; counts cover the
   whole run.  Percentiles use numpy's default (linear interpolation).
-* Backup: duration, bytes, throughput, copy-before-write count, the share of
-  guest writes delayed by copy-before-write and their extra latency, status.
+* Backup: duration, bytes, throughput, clusters copied before a guest write
+  (``cow_clusters``), the share of guest writes delayed by copy-before-write
+  and their extra latency, status.  ``consistent`` (every copied cluster holds
+  its data as at the start, no torn read) and ``complete`` (every cluster on
+  the target or skipped as unallocated): ``good_backup`` needs both.
 * Event loop: the longest and p99 wait of a ready guest handler in the window.
 * A timeline in fixed windows and log-binned latency histograms.
 """
@@ -95,7 +98,10 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
         row["status"] = job.status
     row["error"] = (job.error or "") if job is not None else ""
     row["consistent"] = bool(model.oracle.consistent) if job is not None else True
+    row["complete"] = bool(model.oracle.complete(job.skipped_clusters)) if job is not None else False
+    row["good_backup"] = row["consistent"] and row["complete"]
     row["inconsistent_clusters"] = len(model.oracle.mismatched)
+    row["torn_reads"] = model.oracle.torn_reads
     row["clusters_copied_twice"] = model.oracle.copied_twice
     duration = max(end - start, 0)
     row["backup_start_s"] = start / 1e9
@@ -105,7 +111,8 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
     row["backup_bytes"] = copied
     row["backup_throughput_mib_s"] = (copied / (1 << 20)) / (duration / 1e9) if duration else 0.0
     row["backup_clusters"] = job.n if job is not None else 0
-    row["cow_writes"] = job.cow_count if job is not None else 0
+    row["cow_clusters"] = job.cow_count if job is not None else 0
+    row["cow_errors"] = job.cow_errors if job is not None else 0
     row["target_bytes"] = job.target_bytes if job is not None else 0
     row["zero_clusters"] = job.zero_clusters if job is not None else 0
     row["skipped_clusters"] = job.skipped_clusters if job is not None else 0

@@ -26,7 +26,7 @@ from .loop import EventLoop
 from .oracle import ContentOracle
 from .policies import PolicyContext, make_policy
 from .request import BACKUP, GUEST
-from .rng import Draws, Streams
+from .rng import Draws, RequestDraws, Streams
 from .workloads import make_guest
 
 __all__ = ["Model"]
@@ -41,7 +41,7 @@ class Model:
         streams = Streams(cfg.run.seed)
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.disk_size // cfg.backup.cluster_size
-        self.loop = EventLoop(env, cfg.loop.timer_min_rearm, self.trace)
+        self.loop = EventLoop(env, cfg.loop.timer_min_rearm, self.trace, cfg.loop.iteration_cost)
         self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
         self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
         self.oracle = ContentOracle(n)
@@ -97,9 +97,12 @@ class Model:
         # requests of the window are not the ones left out of its statistics
         self.guest.stop()
         if self.blk.activity.in_flight:
-            drained = self.blk.activity.idle_event()
-            env.timeout(cfg.run.max_time).callbacks.append(
-                lambda _e: drained.succeed() if not drained.triggered else None)
+            # an event of our own: the guest's idle event belongs to the policies
+            # and must not be fired by the cap
+            drained = env.event()
+            done = lambda _e: drained.succeed() if not drained.triggered else None  # noqa: E731
+            self.blk.activity.idle_event().callbacks.append(done)
+            env.timeout(cfg.run.max_time).callbacks.append(done)
             env.run(until=drained)
         return self
 
@@ -109,7 +112,8 @@ class Model:
             stop.succeed()
 
 
-def _per_origin(streams: Streams, name: str) -> dict[int, Draws]:
-    # guest and backup requests draw service noise from separate streams, so the
-    # guest's draws are the same with and without a backup (common random numbers)
-    return {GUEST: Draws(streams.generator(name, "guest")), BACKUP: Draws(streams.generator(name, "backup"))}
+def _per_origin(streams: Streams, name: str) -> dict[int, RequestDraws]:
+    # guest and backup requests draw service noise from separate streams, each
+    # request's draws keyed to the request, so every guest request gets the same
+    # draws with and without a backup (common random numbers)
+    return {GUEST: RequestDraws(streams, name, "guest"), BACKUP: RequestDraws(streams, name, "backup")}

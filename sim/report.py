@@ -22,9 +22,9 @@ def format_summary(row: dict, cfg: Config) -> str:
         f"policy {pol_s}, loop era {cfg.loop.era}, seed {cfg.run.seed}",
         "",
         f"backup   status {row['status']}{' (' + row['error'] + ')' if row['error'] else ''}, "
-        f"consistent {row['consistent']}",
+        f"consistent {row['consistent']}, complete {row['complete']}",
         f"         duration {_f(row['backup_duration_s'], 3)} s, {format_size(int(row['backup_bytes']))} "
-        f"at {_f(row['backup_throughput_mib_s'])} MiB/s, {row['cow_writes']:,} copy-before-write",
+        f"at {_f(row['backup_throughput_mib_s'])} MiB/s, {row['cow_clusters']:,} copy-before-write",
         f"guest    {row['guest_ops']:,} ops ({row['guest_read_ops']:,} reads, {row['guest_write_ops']:,} writes), "
         f"{_f(row['guest_iops'], 0)} IOPS during the backup (baseline {_f(row['baseline_guest_iops'], 0)})",
         f"latency  p50 {_f(row['guest_p50_us'])} us, p99 {_f(row['guest_p99_us'])} us, "
@@ -46,7 +46,7 @@ def format_batch(runs, scn) -> str:
     from .analysis import points
 
     metrics = {"backup_duration_s": "backup s", "guest_p99_us": "p99 us", "baseline_guest_p99_us": "base p99 us",
-               "slowdown_p99": "slowdown", "cow_writes": "COW", "loop_wait_max_us": "loop wait us"}
+               "slowdown_p99": "slowdown", "cow_clusters": "COW", "loop_wait_max_us": "loop wait us"}
     g = runs.groupby("point", sort=True)
     table = g[list(metrics)].mean()
     table.columns = list(metrics.values())
@@ -54,7 +54,7 @@ def format_batch(runs, scn) -> str:
     table.insert(0, "sweep point", labels.str.ljust(int(labels.str.len().max())))
     table["runs"] = g.size()
     table["status"] = g["status"].agg(lambda s: ",".join(f"{k}:{v}" for k, v in s.value_counts().items()))
-    table["consistent"] = g["consistent"].all()
+    table["good backup"] = g["good_backup"].all() if "good_backup" in runs.columns else g["consistent"].all()
     with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_colwidth", 60,
                            "display.float_format", "{:,.2f}".format):
         body = table.reset_index(drop=True).to_string(index=False, justify="left")

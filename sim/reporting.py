@@ -30,7 +30,9 @@ from matplotlib.figure import Figure
 
 from . import analysis, plots
 from .runner import atomic_write
-from .units import format_size, format_time
+from .scenario import merged_sweep
+from .store import ResultStore, generation
+from .units import format_size, format_time, parse_time
 
 __all__ = ["write_report", "render_report", "QUESTION"]
 
@@ -51,19 +53,33 @@ QUESTION = (
 MAX_POINTS_SHOWN = 12
 
 
-def write_report(results_dir: str | Path) -> Path:
+def write_report(results_dir: str | Path, *, lock: bool = True, shown_as: str | Path | None = None) -> Path:
     """Write ``report.md`` and ``figures/*.png`` into ``results_dir``; returns the report's path.
 
-    Raises :class:`FileNotFoundError` when the folder has no ``runs.parquet``.
+    In a results folder the report goes into its current set (``current/``,
+    :mod:`sim.store`), beside the tables it describes, under the folder's lock
+    (``lock=False``: the caller holds it, or ``results_dir`` is a staging
+    folder).  ``shown_as``: the folder's name in the report (default
+    ``results_dir``).  Raises :class:`FileNotFoundError` when the folder has no
+    ``runs.parquet``, :class:`sim.store.ResultsError` when a batch is writing it
+    or a file is damaged.
     """
     root = Path(results_dir)
+    if not lock:
+        return _write_report(root, root, shown_as)
+    if not root.is_dir() or not (root / "runs.parquet").exists():
+        raise FileNotFoundError(f"{root}: no runs.parquet here; run `backupsim run` first")
+    with ResultStore(root).locked(0, "backupsim report", hint="its report is written when it finishes"):
+        return _write_report(generation(root), root, shown_as)   # under the lock `current` stays put
+
+
+def _write_report(where: Path, root: Path, shown_as: str | Path | None) -> Path:
     res = analysis.load(root)
-    figdir = root / "figures"
-    figures = _write_figures(res, figdir)
+    res.path = Path(shown_as) if shown_as is not None else root
+    figures = _write_figures(res, where / "figures")
     text = render_report(res, figures)
-    out = root / "report.md"
-    atomic_write(out, lambda p: p.write_text(text, encoding="utf-8"))
-    return out
+    atomic_write(where / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
+    return root / "report.md"
 
 
 # ---------------------------------------------------------------- figures
@@ -155,20 +171,23 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
     lines += [f"Means over the {n} replication{'s' if n != 1 else ''} of each sweep point with 95% Student-t "
               "confidence intervals in brackets (slowdown: geometric mean, interval on the log scale; "
               "no interval with one replication). Latency percentiles are over the requests submitted "
-              "during the backup; the baseline is the same guest, same seed, without a backup.", ""]
+              "during the backup; the baseline is the same guest, same seed, without a backup. A run is a "
+              "good backup when it is both consistent (every cluster on the target holds the disk's data as "
+              "at the backup's start, and no backup read overlapped a guest write of its cluster) and "
+              "complete (every cluster is on the target, or was skipped as unallocated).", ""]
     lines += ["**Backup and guest latency**", ""]
     lines += _table(
         ["sweep point", "runs", "status", "backup duration (s)", "guest p50 (µs)", "guest p99 (µs)",
-         "guest p99.9 (µs)", "baseline p99 (µs)", "p99 slowdown (×)", "consistent"],
+         "guest p99.9 (µs)", "baseline p99 (µs)", "p99 slowdown (×)", "good backup"],
         [[row["label"], str(int(row["runs"])), row["status"], _ci(row, "backup_duration_s"),
           _ci(row, "guest_p50_us"), _ci(row, "guest_p99_us"), _ci(row, "guest_p999_us"),
-          _ci(row, "baseline_guest_p99_us"), _ci(row, "slowdown_p99"), _consistent(res, p, row)]
+          _ci(row, "baseline_guest_p99_us"), _ci(row, "slowdown_p99"), _good_backup(res, p, row)]
          for p, row in agg.iterrows()])
     lines += ["", "**Copy-before-write and event loop**", ""]
     lines += _table(
         ["sweep point", "copy-before-writes", "guest writes delayed (%)", "extra latency mean (µs)",
          "extra latency p99 (µs)", "loop wait max (µs)", "backup throughput (MiB/s)"],
-        [[row["label"], _ci(row, "cow_writes"), _ci(row, "cow_delayed_share", 100.0),
+        [[row["label"], _ci(row, "cow_clusters"), _ci(row, "cow_delayed_share", 100.0),
           _ci(row, "cow_extra_mean_us"), _ci(row, "cow_extra_p99_us"), _ci(row, "loop_wait_max_us"),
           _ci(row, "backup_throughput_mib_s")] for _, row in agg.iterrows()])
     if not res.hist.empty:
@@ -179,6 +198,7 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
             ["sweep point", "op", "requests", "p50 (µs)", "p99 (µs)", "p99.9 (µs)"],
             [[r["label"], r["op"], f"{int(r['requests']):,}", _num(r["p50_us"]), _num(r["p99_us"]),
               _num(r["p99.9_us"])] for _, r in pooled.iterrows()])
+    lines += timer_phase_section(res, agg)
     front = agg[agg["pareto"]].sort_values("backup_duration_s")
     lines += [""]
     if len(front):
@@ -196,6 +216,88 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
             lines += [f"![Figure {i}: {name}](figures/{name})", "", f"*Figure {i}.* {caption}", ""]
     lines += ["## Reproduce and cite", "", citation(res), ""]
     return "\n".join(lines)
+
+
+#: Why the model's per-iteration cost has the value it has (see :class:`sim.config.LoopConfig`).
+ITERATION_COST_WHY = (
+    "the CPU that QEMU 1.4's `main_loop_wait` spends after dispatching the ready handlers and before "
+    "it checks the timers (the rest of the glib dispatch, `qemu_iohandler_poll`, `slirp_pollfds_poll`, "
+    "the clock reads of `qemu_run_all_timers`) plus what is left of the coroutine's step after it armed "
+    "its timer; no published measurement exists, so the value is an estimate of the same order as the "
+    "model's per-handler costs, and the table shows how the answer depends on it")
+
+
+def timer_phase_section(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
+    """"Does the patch's 1 µs sleep help?": the 2013 loop, per ``loop.iteration_cost``.
+
+    Shown when the batch has ``fixed-sleep`` and ``none`` points in the 2013
+    loop at two or more iteration costs (``scenarios/seed-review.toml``).
+    Each row pairs the two policies replication by replication
+    (:func:`sim.analysis.paired_difference`).
+    """
+    if "policy.name" not in agg.columns:
+        return []
+    by_cost: dict[int, dict[str, int]] = {}
+    for p, row in agg.iterrows():
+        name = row["policy.name"]
+        rid = res.run_ids(int(p))[0]
+        if name not in ("none", "fixed-sleep") or str(res.setting(rid, "loop.era")) != "2013":
+            continue
+        sleep = res.setting(rid, "policy.sleep")
+        if name == "fixed-sleep" and _as_ns(sleep) != 1_000:
+            continue
+        cost = _as_ns(res.setting(rid, "loop.iteration_cost"))
+        if cost is None:
+            continue
+        by_cost.setdefault(cost, {}).setdefault(name, int(p))
+    costs = sorted(c for c, d in by_cost.items() if len(d) == 2)
+    if len(costs) < 2:
+        return []
+    base = _as_ns((res.manifest.get("scenario", {}).get("base", {}).get("loop") or {}).get("iteration_cost"))
+    rows = []
+    for c in costs:
+        none, sleep = by_cost[c]["none"], by_cost[c]["fixed-sleep"]
+        dur = analysis.paired_difference(res.runs, sleep, none, "backup_duration_s", ratio=True)
+        p99 = analysis.paired_difference(res.runs, sleep, none, "guest_p99_us", ratio=True)
+        mark = " (assumed)" if c == base else ""
+        rows.append([_fmt_time(c) + mark, _ci(agg.loc[none], "backup_duration_s"),
+                     _ci(agg.loc[sleep], "backup_duration_s"), _ratio(dur),
+                     _ci(agg.loc[none], "guest_p99_us"), _ci(agg.loc[sleep], "guest_p99_us"), _ratio(p99)])
+    lines = ["", "**Does the patch's 1 µs sleep help? The 2013 loop's timer phase**", "",
+             "In the 2013 loop a timer waits for the host alarm's 250 µs floor only when the loop reaches "
+             "its timer check before the timer's deadline. QEMU of 2013 checked the timers after dispatching "
+             "the ready handlers, so a 1 µs sleep armed by a ready handler (the job re-entered by its copy's "
+             "completion) is already due at that check when the CPU time between the two "
+             "(`loop.iteration_cost`) is at least 1 µs; a sleep armed from the timer phase itself (the job "
+             "skipping a cluster that copy-before-write already copied) is not checked again in that "
+             "iteration and waits for the alarm whatever that cost. "
+             f"This batch assumes {_fmt_time(base) if base is not None else 'the default'}: "
+             f"{ITERATION_COST_WHY}. Ratios are fixed-sleep over none, paired by replication, "
+             "geometric mean with 95% interval.", ""]
+    lines += _table(["iteration cost", "backup s, none", "backup s, 1 µs sleep", "duration ratio",
+                     "guest p99 µs, none", "guest p99 µs, 1 µs sleep", "p99 ratio"], rows)
+    return lines
+
+
+def _as_ns(v: Any) -> int | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)):
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return parse_time(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _ratio(d: dict) -> str:
+    if not math.isfinite(d["estimate"]):
+        return "n/a"
+    if math.isfinite(d["lo"]) and math.isfinite(d["hi"]):
+        return f"{d['estimate']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"
+    return f"{d['estimate']:.2f}"
 
 
 def citation(res: analysis.Results) -> str:
@@ -224,7 +326,7 @@ class _Setup:
 
     def __init__(self, scenario: dict):
         self.base = scenario.get("base", {})
-        self.sweep = scenario.get("sweep", {})
+        self.sweep = merged_sweep(scenario.get("sweep", {}))
         self.described: set[str] = set()
 
     def value(self, key: str) -> Any:
@@ -398,9 +500,15 @@ def _ci(row: pd.Series, m: str, scale: float = 1.0) -> str:
     return f"{_num(v, d)} [{_num(lo, d)}, {_num(hi, d)}]"
 
 
-def _consistent(res: analysis.Results, point: int, row: pd.Series) -> str:
-    if row["consistent"]:
+def _good_backup(res: analysis.Results, point: int, row: pd.Series) -> str:
+    """``yes`` when every run is consistent and complete, else which runs are not and why."""
+    if row["consistent"] and row.get("complete", True):
         return "yes"
     runs = res.runs[res.runs["point"] == point]
-    bad = int((~runs["consistent"].astype(bool)).sum())
-    return f"no ({bad} of {len(runs)} runs)"
+    why = []
+    for col, word in (("consistent", "inconsistent"), ("complete", "incomplete")):
+        if col in runs.columns:
+            bad = int((~runs[col].astype(bool)).sum())
+            if bad:
+                why.append(f"{word} {bad} of {len(runs)}")
+    return "no (" + ", ".join(why) + ")"

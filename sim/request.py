@@ -19,7 +19,7 @@ class Request:
 
     __slots__ = ("op", "offset", "nbytes", "origin", "index", "t_submit", "t_done",
                  "c0", "c1", "cow_ns", "cow_clusters", "error", "waiters", "co",
-                 "on_done", "gen")
+                 "on_done", "gen", "key")
 
     def __init__(self, op: int, offset: int, nbytes: int, origin: int = GUEST, index: int = -1):
         self.op = op
@@ -38,6 +38,7 @@ class Request:
         self.co = None         # the coroutine serving this request, if any
         self.on_done = None    # callback for the issuer (the guest) when it completes
         self.gen = 0           # generation read (backup reads) for the content oracle
+        self.key = -1          # the number keying its random draws on the device (sim.rng.RequestDraws)
 
     def __repr__(self) -> str:
         op = "R" if self.op == READ else "W"

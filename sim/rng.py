@@ -8,6 +8,15 @@ seed, so the guest sees the same requests in both (common random numbers).
 
 :class:`Draws` hands out numbers from a stream in blocks, which is much faster
 than one numpy call per draw and gives the same sequence for the same calls.
+
+:class:`RequestDraws` instead gives each *request* its own numbers: the
+``i``-th draw of a kind is a pure function of the stream, the kind and ``i``
+(block ``i // BLOCK`` of that kind has a generator of its own), whatever order
+the requests reach the device in.  Devices key a guest request's service
+noise by the request's index, so a guest request gets the same noise with
+and without a backup even when the backup reorders the device's work; that
+is what makes the with/without comparison a paired one (common random
+numbers, Law & Kelton, *Simulation Modeling and Analysis*, section 11.2).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["Streams", "Draws", "STREAMS"]
+__all__ = ["Streams", "Draws", "RequestDraws", "STREAMS"]
 
 STREAMS = ("workload", "disk", "target", "policy", "faults", "layout")
 
@@ -77,3 +86,63 @@ class Draws:
             buf.reverse()
             self._g[shape] = buf
         return buf.pop()
+
+
+class RequestDraws:
+    """Draws keyed by a request number: ``exponential(i)`` is the same whenever it is asked.
+
+    Each kind of draw (``"exp"``, ``"gamma"`` per shape, and named uniforms
+    such as ``"stall"`` or ``"rotation"``) is its own sub-stream, cut into
+    blocks of :data:`BLOCK` numbers; block ``b`` of kind ``k`` comes from the
+    generator of ``streams.seed_sequence(name, sub, k, str(b))``.  Requests
+    arrive at a device roughly in index order, so a few cached blocks per kind
+    serve them all.
+    """
+
+    BLOCK = 4096
+    CACHED = 4                           # blocks kept per kind
+
+    __slots__ = ("streams", "name", "sub", "_cache", "_gamma")
+
+    def __init__(self, streams: Streams, name: str, *sub: str):
+        self.streams = streams
+        self.name = name
+        self.sub = sub
+        self._cache: dict[str, dict[int, list[float]]] = {}
+        self._gamma: dict[float, tuple] = {}
+
+    def _block(self, kind: str, b: int, fill) -> list[float]:
+        blocks = self._cache.get(kind)
+        if blocks is None:
+            blocks = self._cache[kind] = {}
+        buf = blocks.get(b)
+        if buf is None:
+            gen = self.streams.generator(self.name, *self.sub, kind, str(b))
+            buf = blocks[b] = fill(gen).tolist()
+            if len(blocks) > self.CACHED:
+                del blocks[next(iter(blocks))]   # the oldest block
+        return buf
+
+    def uniform(self, kind: str, i: int) -> float:
+        """Uniform on [0, 1): draw ``i`` of the uniform sub-stream ``kind``."""
+        return self._block(kind, i >> 12, _uniform_block)[i & 4095]
+
+    def exponential(self, i: int) -> float:
+        """Exponential with mean 1: draw ``i``."""
+        return self._block("exp", i >> 12, _exp_block)[i & 4095]
+
+    def gamma_unit(self, shape: float, i: int) -> float:
+        """Gamma with mean 1 and shape ``shape``: draw ``i``."""
+        kind = self._gamma.get(shape)
+        if kind is None:
+            kind = self._gamma[shape] = (f"gamma:{shape!r}",
+                                         lambda gen: gen.gamma(shape, 1.0 / shape, RequestDraws.BLOCK))
+        return self._block(kind[0], i >> 12, kind[1])[i & 4095]
+
+
+def _uniform_block(gen: np.random.Generator) -> np.ndarray:
+    return gen.random(RequestDraws.BLOCK)
+
+
+def _exp_block(gen: np.random.Generator) -> np.ndarray:
+    return gen.standard_exponential(RequestDraws.BLOCK)

@@ -11,8 +11,10 @@ def fixed_device(base: str = "100us", bw: int = 655_360_000, qd: int = 1, **extr
             "write_seq_base": base, "write_rand_base": base, "read_bw": bw, "write_bw": bw, **extra}
 
 
-def unit_loop(era: str = "modern", cost: str = "1us") -> dict:
-    return {"era": era, "submit_cost": cost, "complete_cost": cost, "backup_step_cost": cost, "wake_cost": cost}
+def unit_loop(era: str = "modern", cost: str = "1us", iteration_cost: str = "0ns") -> dict:
+    """Every handler costs ``cost``; no CPU between an iteration's handlers and its timers unless asked."""
+    return {"era": era, "submit_cost": cost, "complete_cost": cost, "backup_step_cost": cost, "wake_cost": cost,
+            "iteration_cost": iteration_cost}
 
 
 def free_loop(era: str = "modern") -> dict:

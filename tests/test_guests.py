@@ -138,7 +138,7 @@ def test_zipf_writes_need_fewer_copy_before_writes():
                             "zipf_theta": 1.2, "zipf_regions": 16},
                "run": {"baseline": False, "seed": 3}}
         s = sim.run_one(cfg).summary
-        return s["cow_writes"] / s["guest_write_ops"]
+        return s["cow_clusters"] / s["guest_write_ops"]
     assert cow_share("zipf") < 0.6 * cow_share("uniform")
 
 

@@ -75,3 +75,43 @@ def test_handlers_posted_during_an_iteration_run_after_its_timers():
     env.timeout(0).callbacks.append(start)
     env.run()
     assert seen == [("first", 1_000), ("timer", 2_000), ("posted", 3_000)]
+
+
+def test_iteration_cost_comes_between_the_handlers_and_the_timer_check():
+    # a handler (1 us) arms a 1 us timer at 1 us.  With no CPU between dispatch and
+    # the timer check, the check at 1 us finds it not due and the 2013 loop waits for
+    # the alarm, 250 us after arming; with 1 us of CPU the check is at 2 us, when the
+    # timer is due: it runs in the same iteration.  Below 1 us the timer runs in the
+    # iteration the alarm starts, after that iteration's own cost.
+    for cost, expected in ((0, 1_000 + 250_000), (500, 1_000 + 250_000 + 500), (1_000, 2_000), (5_000, 6_000)):
+        env = simpy.Environment()
+        loop = EventLoop(env, 250_000, iteration_cost=cost)
+        seen = []
+
+        def handler(_, loop=loop, seen=seen, env=env):
+            loop.call_later(1_000, lambda a: seen.append(env.now))
+
+        env.timeout(0).callbacks.append(lambda _e, loop=loop, handler=handler: loop.post(handler, None, 1_000))
+        env.run()
+        assert seen == [expected], cost
+        assert loop.busy_ns == 1_000 + cost * loop.iterations
+
+
+def test_a_sleeping_job_copies_a_cluster_per_sleep_plus_copy(tiny):
+    # the 2013 job with the patch's 1 us sleep before each of 2 clusters (100 us + 100 us
+    # to read, the same to write, 1 us per handler).  Hand-derived times of "copy c" and
+    # "copied c": with no iteration cost each sleep waits for the 250 us alarm
+    # (armed at entry + 1 us), with 1 us it is due at the iteration's own timer check.
+    import sim
+
+    expected = {
+        "0ns": [1_252_000, 1_654_000, 1_905_000, 2_307_000],   # 1001 + 250 + 1; +200+1+200+1; ...
+        "1us": [1_003_000, 1_405_000, 1_407_000, 1_809_000],   # 1001 + 1 (iteration) + 1; ...
+    }
+    for cost, times in expected.items():
+        cfg = dict(tiny, policy={"name": "fixed-sleep", "sleep": "1us"},
+                   run={"baseline": False, "trace": True})
+        cfg["loop"] = {**tiny["loop"], "era": "2013", "iteration_cost": cost}
+        res = sim.run_one(cfg)
+        got = [t for t, who, what, _ in res.trace if who == "job" and what in ("copy", "copied")]
+        assert got == times, cost

@@ -122,3 +122,56 @@ def test_figures_return_figures(batch):
         assert any(res.scenario_hash in t for t in texts)       # the footer stamp
     p = plots.save(plots.tradeoff(res), out / "extra" / "t.png")
     assert p.read_bytes().startswith(PNG)
+
+
+NO_GUEST = """
+name = "no-guest"
+root_seed = 5
+replications = 1
+[base.backup]
+disk_size = "256KiB"
+cluster_size = "64KiB"
+start = "{start}"
+[base.workload]
+kind = "{kind}"
+[base.run]
+max_time = "{max_time}"
+[sweep]
+policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
+"""
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+@pytest.mark.parametrize("kind,start,max_time", [
+    ("none", "1ms", "1s"),       # a backup of an idle VM
+    ("fio", "0ns", "0ns"),       # a run that ends at once: no request completes
+])
+def test_report_without_guest_latencies(tmp_path, kind, start, max_time):
+    f = tmp_path / "s.toml"
+    f.write_text(NO_GUEST.format(kind=kind, start=start, max_time=max_time))
+    out = tmp_path / "out"
+    sim.run_batch(sim.load_scenario(f), out, jobs=1, progress=False)
+    text = write_report(out).read_text()
+    figs = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
+    assert {"figures/tradeoff.png", "figures/timeline-p00.png"} <= set(figs)
+    for name in figs:
+        assert (out / name).read_bytes().startswith(PNG), name
+    res = analysis.load(out)
+    assert "no guest requests" in _texts(plots.timeline(res, point=0))
+    assert "no guest requests" in _texts(plots.tradeoff(res))
+
+
+def test_figures_with_all_latencies_missing(batch):
+    out, _ = batch
+    res = analysis.load(out)
+    for col in [c for c in res.timeline.columns if c.endswith("_us")]:
+        res.timeline[col] = float("nan")
+    for col in [c for c in res.runs.columns if c.endswith("_us") or c.startswith("slowdown")]:
+        res.runs[col] = float("nan")
+    res.hist["count"] = 0
+    for fig in (plots.timeline(res, point=0), plots.tradeoff(res), plots.latency_cdf(res), plots.cow_cost(res)):
+        plots.save(fig, out / "nan" / "f.png")     # drawing is where a log scale without data fails
+    assert "no guest requests" in _texts(plots.timeline(res, point=0))

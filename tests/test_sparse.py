@@ -52,7 +52,7 @@ def test_guest_writes_into_holes_need_no_copy_under_sync_top():
     writes = [[f"{1000 + 5 * i}us", "w", i * CS, 4096] for i in range(N)]
     res = _run({"sync": "top", "allocated": 0.3}, {"kind": "script", "requests": writes})
     layout = res.model.job.layout
-    assert res.summary["cow_writes"] <= layout.allocated_count
+    assert res.summary["cow_clusters"] <= layout.allocated_count
     assert res.summary["consistent"]
 
 

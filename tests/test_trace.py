@@ -39,7 +39,7 @@ def test_guest_write_waits_for_its_copy_before_write(tiny):
     model = res.model
     assert model.oracle.target_generation(1) == 0      # the target holds the old data
     assert model.oracle.gen[1] == 1                     # the disk holds the new
-    assert res.summary["consistent"] and res.summary["cow_writes"] == 1
+    assert res.summary["consistent"] and res.summary["cow_clusters"] == 1
     assert res.requests["cow_ns"].tolist() == [1_604_000 - 1_051_000]
     assert res.requests["latency_ns"].tolist() == [1_711_250 - 1_050_000]
     assert res.summary["backup_duration_s"] * 1e9 == 605_000

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from ..request import Request
-from ..rng import Draws
+from ..request import GUEST, Request
+from ..rng import RequestDraws
 
 if TYPE_CHECKING:
     from ..config import DeviceConfig
@@ -39,7 +39,7 @@ __all__ = ["Device"]
 class Device:
     """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
 
-    def __init__(self, env: simpy.Environment, cfg: DeviceConfig, draws: dict[int, Draws] | None = None,
+    def __init__(self, env: simpy.Environment, cfg: DeviceConfig, draws: dict[int, RequestDraws] | None = None,
                  name: str = "disk", trace: list | None = None):
         self.env = env
         self.cfg = cfg
@@ -56,6 +56,7 @@ class Device:
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
         self._calendar: list[list[int]] = []   # reserved [start, end) on the transfer path
+        self._backup_seq = -1                  # backup requests numbered as they start
         # statistics
         self.completed = 0
         self.in_system = 0
@@ -83,17 +84,30 @@ class Device:
 
     # -- model ------------------------------------------------------------------
 
+    def draw_key(self, req: Request) -> int:
+        """The number that keys ``req``'s random draws on this device.
+
+        A guest request's own index, so that it gets the same service noise
+        with and without a backup (common random numbers, :class:`sim.rng.RequestDraws`);
+        the backup's requests are numbered in the order they reach this device.
+        """
+        if req.origin == GUEST:
+            return req.index
+        self._backup_seq += 1
+        return self._backup_seq
+
     def service(self, req: Request, sequential: bool) -> int:
         """The base cost of ``req`` in its slot, in ns (override to change the model)."""
         base = self._base[2 * req.op + sequential]
         if self._random:
             draws = self.draws[req.origin]
+            key = req.key = self.draw_key(req)
             dist = self.cfg.dist
             if dist == "exponential":
-                base = int(base * draws.exponential())
+                base = int(base * draws.exponential(key))
             elif dist == "gamma":
-                base = int(base * draws.gamma_unit(self._shape))
-            if self.cfg.stall_prob > 0 and draws.random() < self.cfg.stall_prob:
+                base = int(base * draws.gamma_unit(self._shape, key))
+            if self.cfg.stall_prob > 0 and draws.uniform("stall", key) < self.cfg.stall_prob:
                 base += self.cfg.stall_time
         return base
 

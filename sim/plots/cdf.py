@@ -49,10 +49,12 @@ def latency_cdf(res: analysis.Results, points: Sequence[int] | None = None, tail
                 st = styles[p]
                 ax.plot(x, f, color=st["color"], linestyle=st["linestyle"], label=str(pts.loc[p, "label"]))
             ax.set_title(f"guest {op}s")
-            ax.set_xlabel(f"{op} latency (µs, log scale)")
             if any_data:
+                ax.set_xlabel(f"{op} latency (µs, log scale)")
                 style.log_axis(ax, "x")
             else:
+                ax.set_xlabel(f"{op} latency (µs)")
+                ax.set_xticks([])
                 ax.text(0.5, 0.5, f"no guest {op}s in the backup window", transform=ax.transAxes,
                         ha="center", va="center", color="0.4")
         if tail:

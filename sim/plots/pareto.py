@@ -67,6 +67,16 @@ def tradeoff(data: analysis.Results | pd.DataFrame, points: Sequence[int] | None
                                   markersize=11, label="Pareto front (lower left is better)"))
         for axis, m in (("x", X), ("y", Y)):
             _fit_axis(ax, axis, *(agg[c].to_numpy(float) for c in (m, f"{m}_lo", f"{m}_hi")))
+        missing = [str(row["label"]) for _, row in agg.iterrows()
+                   if not (np.isfinite(row[Y]) and np.isfinite(row[X]))]
+        if missing:   # no slowdown without guest requests (or no duration): say so rather than drop them
+            text = ("no guest requests in the backup window, so no p99 slowdown to plot" if len(missing) == len(agg)
+                    else f"not plotted (no guest requests, so no p99 slowdown): {', '.join(missing[:6])}"
+                    + (f" and {len(missing) - 6} more" if len(missing) > 6 else ""))
+            ax.text(0.5, 0.5 if len(missing) == len(agg) else 0.98, text, transform=ax.transAxes, ha="center",
+                    va="center" if len(missing) == len(agg) else "top", color="0.4", wrap=True)
+            if len(missing) == len(agg):
+                ax.set_yticks([])
         lo, hi = ax.get_ylim()
         if lo <= 1.0 <= hi:   # the no-slowdown reference, only where it does not squash the data
             ax.axhline(1.0, color="0.6", linewidth=0.8, zorder=1)
@@ -107,7 +117,7 @@ def _fit_axis(ax, axis: str, means: np.ndarray, lows: np.ndarray, highs: np.ndar
         return
     fwd = np.log10 if log else (lambda a: a)
     tm = fwd(means[ok])
-    span = float(tm.max() - tm.min()) or (0.1 if log else max(abs(float(tm.max())) * 0.1, 1e-9))
+    span = float(tm.max() - tm.min()) or (0.1 if log else abs(float(tm.max())) * 0.1 or 1.0)
     lo_c = lows[np.isfinite(lows) & ((lows > 0) if log else True)]
     hi_c = highs[np.isfinite(highs) & ((highs > 0) if log else True)]
     low = max(min([float(tm.min())] + list(fwd(lo_c))), float(tm.min()) - span / 2)

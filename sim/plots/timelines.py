@@ -63,8 +63,15 @@ def timeline(res: analysis.Results, run_id: str | None = None, point: int | None
         base = row.get("baseline_guest_p99_us", np.nan)
         if np.isfinite(base):
             ax_l.axhline(base, color="0.45", linewidth=1, linestyle="--", label="baseline p99 (no backup)")
-        style.log_axis(ax_l, "y")
-        ax_l.set_ylabel("latency (µs, log)")
+        lat = tl[["guest_p50_us", "guest_p99_us"]].to_numpy(float)
+        if (np.isfinite(lat) & (lat > 0)).any() or (np.isfinite(base) and base > 0):
+            style.log_axis(ax_l, "y")
+            ax_l.set_ylabel("latency (µs, log)")
+        else:   # nothing to put on a log scale: say why the panel is empty
+            ax_l.text(0.5, 0.5, "no guest requests completed in this run", transform=ax_l.transAxes,
+                      ha="center", va="center", color="0.4")
+            ax_l.set_yticks([])
+            ax_l.set_ylabel("latency (µs)")
         ax_i.step(edges, steps("guest_iops"), where="post", color=color)
         ax_i.set_ylabel("guest IOPS")
         ax_i.set_ylim(bottom=0)

@@ -47,7 +47,7 @@ def policy_config(data: Any) -> PolicyConfig:
     if not isinstance(data, dict):
         raise ConfigError("policy", data, "a table with a 'name' key")
     name = data.get("name", DEFAULT)
-    cls = REGISTRY.get(name)
+    cls = REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ConfigError("policy.name", name, "one of " + ", ".join(repr(n) for n in REGISTRY))
     try:

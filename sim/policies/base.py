@@ -40,7 +40,7 @@ __all__ = ["Policy", "PolicyConfig", "PolicyContext"]
 class PolicyConfig(BaseModel):
     """Parameters of one policy; subclasses add fields with their defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
     name: str
 
 

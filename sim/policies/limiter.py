@@ -7,8 +7,10 @@ more bytes.  Two versions:
 * :class:`RateLimit2013`, as in QEMU 1.x when the backup job was merged (quota
   in 512-byte sectors, integer ``speed * slice / 1e9``): the first request of a
   slice always passes; a request that would exceed the slice's quota is charged
-  to the *next* slice and waits until the current one ends.  A quota smaller
-  than one request therefore lets one request through per slice.
+  to the *next* slice and waits until the current one ends.  When the next
+  call comes in that new slice, the slice is reset and the carried charge
+  forgotten, so it passes too: a quota smaller than one request lets *two*
+  requests through per slice (the overshoot QEMU fixed in 2016-2018).
 * :class:`RateLimitFractional`, QEMU since 2018 (commit b7728f3221, Wolfgang
   Bumiller; multi-slice delays since f14a39ccb9, 2016; speed 0 = unlimited since
   720507ed95, 2021): quota in bytes, at least 1; once the quota is reached the

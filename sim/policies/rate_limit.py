@@ -22,10 +22,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field
 
 from .. import units
-from ..config import Rate
+from ..config import Rate, check_speed
 from .base import Policy, PolicyConfig
 from .limiter import JobMeter, make_limiter
 
@@ -39,6 +39,10 @@ def resolve_rate(rate: int | Fraction, read_bw: int) -> int:
     return int(rate)
 
 
+def _expected(err: ValueError) -> str:
+    return str(err).removeprefix("expected ").rsplit(", got ", 1)[0]
+
+
 def _schedule(value):
     if not isinstance(value, (list, tuple)):
         raise ValueError("expected a list of [time, speed] pairs")
@@ -46,7 +50,15 @@ def _schedule(value):
     for i, item in enumerate(value):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise ValueError(f"expected entry {i} to be [time, speed]")
-        out.append((units.parse_time(item[0]), units.parse_rate(item[1])))
+        try:
+            t = units.parse_time(item[0])
+        except ValueError as e:
+            raise ValueError(f"expected entry {i}'s time to be {_expected(e)}") from None
+        try:
+            speed = check_speed(units.parse_rate(item[1]))
+        except ValueError as e:
+            raise ValueError(f"expected entry {i}'s speed to be {_expected(e)}") from None
+        out.append((t, speed))
     return tuple(sorted(out, key=lambda e: e[0]))
 
 
@@ -55,13 +67,6 @@ class RateLimitConfig(PolicyConfig):
     speed: Rate = Fraction(1, 10)
     limiter: Literal["fractional", "2013"] = "fractional"
     schedule: Annotated[tuple[tuple[int, int | Fraction], ...], BeforeValidator(_schedule)] = Field(default=())
-
-    @field_validator("speed")
-    @classmethod
-    def _non_negative(cls, v):
-        if v < 0:
-            raise ValueError("expected a rate >= 0")
-        return v
 
 
 class RateLimitPolicy(Policy):

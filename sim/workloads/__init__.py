@@ -42,7 +42,7 @@ def workload_config(data: Any) -> WorkloadConfig:
     if not isinstance(data, dict):
         raise ConfigError("workload", data, "a table with a 'kind' key")
     kind = data.get("kind", DEFAULT)
-    cls = REGISTRY.get(kind)
+    cls = REGISTRY.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ConfigError("workload.kind", kind, "one of " + ", ".join(repr(n) for n in REGISTRY))
     try:

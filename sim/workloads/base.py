@@ -66,7 +66,7 @@ class WorkloadConfig(BaseModel):
     (random streams only; see the module docstring).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: str
     rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw"] = "randrw"
     rwmixread: int = Field(70, ge=0, le=100)
