@@ -17,5 +17,16 @@ from .store import load_results
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "ConfigError", "ScenarioError", "Scenario", "build_config", "RunResult", "run_one",
-           "run_batch", "load_scenario", "load_results", "__version__"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ScenarioError",
+    "Scenario",
+    "build_config",
+    "RunResult",
+    "run_one",
+    "run_batch",
+    "load_scenario",
+    "load_results",
+    "__version__",
+]

@@ -49,27 +49,56 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "Results", "load", "collect", "swept_columns", "point_label", "points",
-    "t_critical", "mean_ci", "geomean_ci", "aggregate", "DEFAULT_METRICS",
-    "pooled_histogram", "hist_percentile", "hist_cdf", "pooled_percentiles", "pareto_front",
-    "paired_difference", "find_points", "copied_share",
-    "mm1_mean_latency", "md1_mean_latency",
+    "Results",
+    "load",
+    "collect",
+    "swept_columns",
+    "point_label",
+    "points",
+    "t_critical",
+    "mean_ci",
+    "geomean_ci",
+    "aggregate",
+    "DEFAULT_METRICS",
+    "pooled_histogram",
+    "hist_percentile",
+    "hist_cdf",
+    "pooled_percentiles",
+    "pareto_front",
+    "paired_difference",
+    "find_points",
+    "copied_share",
+    "mm1_mean_latency",
+    "md1_mean_latency",
 ]
 
 #: Metrics that :func:`aggregate` summarises by default (those present in the table).
 DEFAULT_METRICS = (
-    "backup_duration_s", "backup_throughput_mib_s", "cow_clusters",
-    "guest_p50_us", "guest_p99_us", "guest_p999_us",
-    "guest_read_p99_us", "guest_write_p99_us", "guest_iops",
-    "baseline_guest_p50_us", "baseline_guest_p99_us", "baseline_guest_p999_us",
-    "slowdown_p99", "cow_delayed_share", "cow_extra_mean_us", "cow_extra_p99_us",
-    "loop_wait_max_us", "loop_wait_p99_us",
+    "backup_duration_s",
+    "backup_throughput_mib_s",
+    "cow_clusters",
+    "guest_p50_us",
+    "guest_p99_us",
+    "guest_p999_us",
+    "guest_read_p99_us",
+    "guest_write_p99_us",
+    "guest_iops",
+    "baseline_guest_p50_us",
+    "baseline_guest_p99_us",
+    "baseline_guest_p999_us",
+    "slowdown_p99",
+    "cow_delayed_share",
+    "cow_extra_mean_us",
+    "cow_extra_p99_us",
+    "loop_wait_max_us",
+    "loop_wait_p99_us",
 )
 
 _FIXED = ("run_id", "point", "replication", "seed")
 
 
 # ---------------------------------------------------------------- loading
+
 
 @dataclass
 class Results:
@@ -146,7 +175,7 @@ def load(path: str | Path) -> Results:
     from .store import ResultsError, generation, read_manifest, read_parquet
 
     path = Path(path)
-    for attempt in range(3):   # a batch published between resolving and reading: read the new set
+    for attempt in range(3):  # a batch published between resolving and reading: read the new set
         gen = generation(path)
         if not (gen / "runs.parquet").exists():
             raise FileNotFoundError(f"{path}: no runs.parquet here; run `backupsim run` first")
@@ -163,12 +192,18 @@ def load(path: str | Path) -> Results:
             batches["manifest.json"] = manifest["batch_id"]
         ids = {b for b in batches.values() if b is not None}
         if len(ids) <= 1:
-            return Results(runs=runs, timeline=tables["timeline.parquet"], hist=tables["latency_hist.parquet"],
-                           manifest=manifest, path=path)
+            return Results(
+                runs=runs,
+                timeline=tables["timeline.parquet"],
+                hist=tables["latency_hist.parquet"],
+                manifest=manifest,
+                path=path,
+            )
         if gen == path or attempt == 2:
             names = ", ".join(f"{n} {b}" for n, b in batches.items())
-            raise ResultsError(f"{path}: its files come from different batches ({names}); "
-                               "rerun `backupsim run` for this folder", 2)
+            raise ResultsError(
+                f"{path}: its files come from different batches ({names}); rerun `backupsim run` for this folder", 2
+            )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -211,8 +246,13 @@ def collect(items: Iterable[tuple[Mapping[str, Any], Any]], name: str = "in-proc
     fixed = [c for c in ("run_id", "point", "replication", "seed") if c in runs.columns]
     runs = runs[fixed + [c for c in runs.columns if c not in fixed]]
     manifest = {"scenario": {"name": name, "replications": max(reps.values()), "base": first_config}}
-    return Results(runs=runs, timeline=pd.concat(timelines, ignore_index=True),
-                   hist=pd.concat(hists, ignore_index=True), manifest=manifest, settings=settings)
+    return Results(
+        runs=runs,
+        timeline=pd.concat(timelines, ignore_index=True),
+        hist=pd.concat(hists, ignore_index=True),
+        manifest=manifest,
+        settings=settings,
+    )
 
 
 def _flatten(point: Mapping[str, Any], prefix: str = "") -> dict:
@@ -227,6 +267,7 @@ def _flatten(point: Mapping[str, Any], prefix: str = "") -> dict:
 
 
 # ---------------------------------------------------------------- sweep points
+
 
 def swept_columns(runs: pd.DataFrame) -> list[str]:
     """The swept keys of a runs table: its dotted columns (metric names have no dot), in table order."""
@@ -282,13 +323,15 @@ def points(runs: pd.DataFrame) -> pd.DataFrame:
     g = runs.groupby("point", sort=True)
     out = g[swept].first() if swept else pd.DataFrame(index=sorted(runs["point"].unique()))
     out.index.name = "point"
-    out["label"] = [point_label(row) for row in out[swept].to_dict("records")] if swept else \
-        ["base configuration"] * len(out)
+    out["label"] = (
+        [point_label(row) for row in out[swept].to_dict("records")] if swept else ["base configuration"] * len(out)
+    )
     out["runs"] = g.size()
     return out
 
 
 # ---------------------------------------------------------------- intervals
+
 
 def _t_two_sided_mass(t: float, df: int) -> float:
     """P(|T| <= t) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
@@ -357,16 +400,19 @@ def geomean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x) & (x > 0)]
     m, lo, hi, n = mean_ci(np.log(x), confidence)
-    return math.exp(m) if n else math.nan, math.exp(lo) if lo == lo else math.nan, \
-        math.exp(hi) if hi == hi else math.nan, n
+    return (
+        math.exp(m) if n else math.nan,
+        math.exp(lo) if lo == lo else math.nan,
+        math.exp(hi) if hi == hi else math.nan,
+        n,
+    )
 
 
 def _is_ratio(metric: str) -> bool:
     return metric.startswith("slowdown")
 
 
-def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
-              confidence: float = 0.95) -> pd.DataFrame:
+def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """One row per sweep point: swept values, label, and per metric its mean and interval.
 
     For each metric ``m``: columns ``m`` (mean; geometric for ``slowdown_*``),
@@ -402,8 +448,10 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
     agg = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
     # policies compete within a setting: the swept values other than the policy's
     setting = [c for c in swept_columns(runs) if not c.startswith("policy.")]
-    agg["setting"] = [", ".join(f"{c.split('.')[-1]}={v}" for c, v in zip(setting, vals) if not _missing(v))
-                      for vals in (agg[setting].itertuples(index=False) if setting else [()] * len(agg))]
+    agg["setting"] = [
+        ", ".join(f"{c.split('.')[-1]}={v}" for c, v in zip(setting, vals) if not _missing(v))
+        for vals in (agg[setting].itertuples(index=False) if setting else [()] * len(agg))
+    ]
     agg["pareto"] = False
     if "backup_duration_s" in agg.columns and "slowdown_p99" in agg.columns:
         for _, grp in agg[agg["completed"] & agg["good_backup"]].groupby("setting", sort=False):
@@ -416,8 +464,9 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def paired_difference(runs: pd.DataFrame, a: int, b: int, metric: str, ratio: bool = False,
-                      confidence: float = 0.95) -> dict:
+def paired_difference(
+    runs: pd.DataFrame, a: int, b: int, metric: str, ratio: bool = False, confidence: float = 0.95
+) -> dict:
     """Point ``a`` against point ``b`` on ``metric``, paired by replication.
 
     Replication ``r`` of every point runs with the same seed, so its guest sees
@@ -483,6 +532,7 @@ def copied_share(res: Results) -> pd.Series:
 
 # ---------------------------------------------------------------- Pareto
 
+
 def pareto_front(table: pd.DataFrame, x: str = "backup_duration_s", y: str = "slowdown_p99") -> pd.Series:
     """Boolean Series (same index): rows not dominated when minimising both ``x`` and ``y``.
 
@@ -501,6 +551,7 @@ def pareto_front(table: pd.DataFrame, x: str = "backup_duration_s", y: str = "sl
 
 
 # ---------------------------------------------------------------- pooled latency
+
 
 def pooled_histogram(hist: pd.DataFrame, run_ids: Iterable[str], op: str | None = None) -> pd.DataFrame:
     """The summed latency histogram (``lo_ns``, ``hi_ns``, ``count``) of ``run_ids``.
@@ -552,8 +603,8 @@ def hist_cdf(h: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     a, b = int(nz[0]), int(nz[-1])
     lo = h["lo_ns"].to_numpy(dtype=float)
     hi = h["hi_ns"].to_numpy(dtype=float)
-    x = np.concatenate([[lo[a]], hi[a:b + 1]]) / 1000.0
-    f = np.concatenate([[0.0], np.cumsum(cnt[a:b + 1]) / total])
+    x = np.concatenate([[lo[a]], hi[a : b + 1]]) / 1000.0
+    f = np.concatenate([[0.0], np.cumsum(cnt[a : b + 1]) / total])
     return x, f
 
 
@@ -577,6 +628,7 @@ def pooled_percentiles(res: Results, qs: Sequence[float] = (50, 99, 99.9)) -> pd
 
 
 # ---------------------------------------------------------------- queueing formulas
+
 
 def mm1_mean_latency(service_s: float, arrivals_per_s: float) -> float:
     """M/M/1 mean sojourn time (s): ``W = 1 / (mu - lambda)``, ``mu = 1 / S``; ``inf`` when ``rho >= 1``."""

@@ -53,8 +53,16 @@ from .runner import run_one
 from .scenario import RunSpec, Scenario
 from .store import ResultsError, ResultStore, git_commit, now_iso, versions
 
-__all__ = ["run_batch", "execute", "BatchInterrupted", "check_out", "check_scheduler", "run_identity",
-           "input_digests", "DASK_CONNECT_TIMEOUT"]
+__all__ = [
+    "run_batch",
+    "execute",
+    "BatchInterrupted",
+    "check_out",
+    "check_scheduler",
+    "run_identity",
+    "input_digests",
+    "DASK_CONNECT_TIMEOUT",
+]
 
 #: Seconds to wait for a Dask scheduler to answer.
 DASK_CONNECT_TIMEOUT = 5.0
@@ -68,8 +76,7 @@ class BatchInterrupted(KeyboardInterrupt):
         self.stored, self.total, self.out = stored, total, out
 
     def __str__(self) -> str:
-        return (f"{self.stored} of {self.total} runs stored in {self.out}, "
-                "rerun the same command to resume")
+        return f"{self.stored} of {self.total} runs stored in {self.out}, rerun the same command to resume"
 
 
 def execute(config: Config) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
@@ -80,6 +87,7 @@ def execute(config: Config) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------- checks before anything runs
+
 
 def check_out(out: str | os.PathLike, key: str = "out", source: str | None = None) -> None:
     """Raise :class:`ConfigError` unless ``out`` is, or can be created as, a writable folder.
@@ -127,8 +135,10 @@ def check_out(out: str | os.PathLike, key: str = "out", source: str | None = Non
 
 
 _SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
-_ADDRESS = re.compile(r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
-                      r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>[^/]*))?/?")
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>[^/]*))?/?"
+)
 
 
 def check_scheduler(address: Any, key: str = "scheduler", source: str | None = None) -> None:
@@ -137,8 +147,10 @@ def check_scheduler(address: Any, key: str = "scheduler", source: str | None = N
     ``protocol://host[:port]`` (protocol ``tcp``, ``tls``, ``ws``, ``wss`` or
     ``ucx``; Dask's default port 8786 when none is given) or ``host:port``.
     """
-    expected = ("a Dask scheduler address protocol://host:port, e.g. tcp://10.0.0.5:8786 "
-                f"(protocol {', '.join(_SCHEMES)}; port 1-65535)")
+    expected = (
+        "a Dask scheduler address protocol://host:port, e.g. tcp://10.0.0.5:8786 "
+        f"(protocol {', '.join(_SCHEMES)}; port 1-65535)"
+    )
     m = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
     if m is None:
         raise ConfigError(key, address, expected, source)
@@ -152,6 +164,7 @@ def check_scheduler(address: Any, key: str = "scheduler", source: str | None = N
 
 
 # ---------------------------------------------------------------- identity
+
 
 def _paths(node: Any) -> Iterator[str]:
     """Every input file a configuration names: string values of keys called ``path``."""
@@ -205,7 +218,7 @@ def _worker_init(parent: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:   # the batch died before prctl
+    if os.getppid() != parent:  # the batch died before prctl
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), name="backupsim-parent-watch", daemon=True).start()
 
@@ -234,8 +247,7 @@ def _local(todo: list[RunSpec], jobs: int) -> Iterator[tuple[RunSpec, tuple]]:
         for spec in todo:
             yield spec, execute(spec.config)
         return
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_worker_init,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_worker_init, initargs=(os.getpid(),))
     finished = False
     try:
         futures = {pool.submit(execute, spec.config): spec for spec in todo}
@@ -245,7 +257,7 @@ def _local(todo: list[RunSpec], jobs: int) -> Iterator[tuple[RunSpec, tuple]]:
     finally:
         if finished:
             pool.shutdown(wait=True)
-        else:   # an error, Ctrl-C or the caller stopped early: do not wait for the other runs
+        else:  # an error, Ctrl-C or the caller stopped early: do not wait for the other runs
             _stop(pool)
 
 
@@ -258,8 +270,9 @@ def _connect(scheduler: str, timeout: float):
         return Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as e:
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError("scheduler", scheduler,
-                          f"a reachable Dask scheduler (none answered within {timeout:g} s: {why})") from None
+        raise ConfigError(
+            "scheduler", scheduler, f"a reachable Dask scheduler (none answered within {timeout:g} s: {why})"
+        ) from None
 
 
 def _dask(todo: list[RunSpec], jobs: int, client) -> Iterator[tuple[RunSpec, tuple]]:
@@ -272,8 +285,9 @@ def _dask(todo: list[RunSpec], jobs: int, client) -> Iterator[tuple[RunSpec, tup
         raise RuntimeError("--executor dask needs Dask distributed: pip install 'backupsim[dask]'") from e
     cluster = own = None
     if client is None:
-        cluster = LocalCluster(n_workers=max(1, min(jobs, len(todo))), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=max(1, min(jobs, len(todo))), threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = own = Client(cluster)
     futures = []
     try:
@@ -292,10 +306,19 @@ def _dask(todo: list[RunSpec], jobs: int, client) -> Iterator[tuple[RunSpec, tup
 
 # ---------------------------------------------------------------- the batch
 
-def run_batch(scn: Scenario, out: str | os.PathLike, jobs: int | None = None, executor: str = "local",
-              scheduler: str | None = None, progress: bool | None = None,
-              command: str | None = None, on_run: Callable[[RunSpec], None] | None = None,
-              wait: float | None = 0, report: bool = False) -> pd.DataFrame:
+
+def run_batch(
+    scn: Scenario,
+    out: str | os.PathLike,
+    jobs: int | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    command: str | None = None,
+    on_run: Callable[[RunSpec], None] | None = None,
+    wait: float | None = 0,
+    report: bool = False,
+) -> pd.DataFrame:
     """Run every missing run of ``scn`` into ``out`` and publish the merged set; returns the runs table.
 
     ``wait``: seconds to wait when another batch holds the folder (0: refuse
@@ -330,12 +353,14 @@ def run_batch(scn: Scenario, out: str | os.PathLike, jobs: int | None = None, ex
             raise ResultsError(
                 f"{out}: cannot write the results: {e.strerror or e}{where}; the previous results there are "
                 f"intact and {store.stored(keys)} of {len(specs)} runs are stored in {out}/.parts: "
-                "free space (or fix the folder) and rerun the same command to resume", 1) from None
+                "free space (or fix the folder) and rerun the same command to resume",
+                1,
+            ) from None
 
     with contextlib.ExitStack() as stack:
         try:
             client = None
-            if executor == "dask" and scheduler:   # before the folder is touched
+            if executor == "dask" and scheduler:  # before the folder is touched
                 client = stack.enter_context(_connect(scheduler, DASK_CONNECT_TIMEOUT))
             writing(lambda: stack.enter_context(store.locked(wait, command or "")))
             todo = [(s, k) for s, k in zip(specs, keys) if not store.has(k)]
@@ -343,8 +368,12 @@ def run_batch(scn: Scenario, out: str | os.PathLike, jobs: int | None = None, ex
             bar = None
             if progress:
                 from tqdm import tqdm
-                bar = stack.enter_context(tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run",
-                                               desc=scn.name, dynamic_ncols=True))
+
+                bar = stack.enter_context(
+                    tqdm(
+                        total=len(specs), initial=len(specs) - len(todo), unit="run", desc=scn.name, dynamic_ncols=True
+                    )
+                )
             todo_specs = [s for s, _ in todo]
             results = _dask(todo_specs, jobs, client) if executor == "dask" else _local(todo_specs, jobs)
             stack.callback(results.close)
@@ -379,13 +408,15 @@ def run_batch(scn: Scenario, out: str | os.PathLike, jobs: int | None = None, ex
             failure = None
             if report:
                 from .reporting import write_report
+
                 try:
                     writing(lambda: write_report(staging, lock=False, shown_as=out))
                 except ResultsError:
                     import shutil
+
                     shutil.rmtree(staging, ignore_errors=True)
                     raise
-                except Exception as e:   # a bug in the report: publish the results, then report it
+                except Exception as e:  # a bug in the report: publish the results, then report it
                     failure = e
             writing(lambda: store.publish(staging, batch_id))
             if failure is not None:

@@ -44,11 +44,16 @@ def simpy_reference(ops: int = 300_000, slots: int = 8) -> float:
 def bench(disk_size: str = "16GiB", sets: dict | None = None) -> dict:
     """Run the benchmark; returns the figures printed as JSON."""
     ref = simpy_reference()
-    cfg = build_config(_merge({
-        "backup": {"disk_size": disk_size, "cluster_size": "64KiB", "start": "100ms"},
-        "workload": {"kind": "fio", "rw": "randrw", "bs": "4KiB", "iodepth": 8},
-        "run": {"seed": 1, "baseline": False, "keep_requests": False},
-    }, sets or {}))
+    cfg = build_config(
+        _merge(
+            {
+                "backup": {"disk_size": disk_size, "cluster_size": "64KiB", "start": "100ms"},
+                "workload": {"kind": "fio", "rw": "randrw", "bs": "4KiB", "iodepth": 8},
+                "run": {"seed": 1, "baseline": False, "keep_requests": False},
+            },
+            sets or {},
+        )
+    )
     t0 = time.perf_counter()
     model = Model(cfg).run()
     wall = time.perf_counter() - t0
@@ -71,4 +76,5 @@ def bench(disk_size: str = "16GiB", sets: dict | None = None) -> dict:
 
 def _merge(a: dict, b: dict) -> dict:
     from .config import merge
+
     return merge(a, b)

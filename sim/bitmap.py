@@ -81,7 +81,7 @@ class CopyBitmap:
         word = int(words[w]) | ((1 << (start & 63)) - 1)
         if word != 0xFFFFFFFFFFFFFFFF:
             return min(self.n, (w << 6) + _lowest_zero(word))
-        full = np.flatnonzero(words[w + 1:] != np.uint64(0xFFFFFFFFFFFFFFFF))
+        full = np.flatnonzero(words[w + 1 :] != np.uint64(0xFFFFFFFFFFFFFFFF))
         if full.size == 0:
             return self.n
         w2 = w + 1 + int(full[0])
@@ -95,10 +95,10 @@ class CopyBitmap:
             raise IndexError(start + mask.size)
         packed = np.packbits(mask.astype(bool), bitorder="little")
         b = start >> 3
-        old = self._bytes[b:b + packed.size]
+        old = self._bytes[b : b + packed.size]
         new = old | packed
         self._count += int(np.unpackbits(new, bitorder="little").sum() - np.unpackbits(old, bitorder="little").sum())
-        self._bytes[b:b + packed.size] = new
+        self._bytes[b : b + packed.size] = new
 
     def set_all_clear_of(self, other: CopyBitmap) -> None:
         """Set every cluster that is clear in ``other`` (same size)."""

@@ -73,8 +73,17 @@ class GuestActivity:
 class BlockLayer:
     """Serializes overlapping requests, calls the job's hooks, submits to the disk."""
 
-    def __init__(self, env: simpy.Environment, loop: EventLoop, disk: Device, loop_cfg: LoopConfig,
-                 cluster_size: int, serialize: bool, oracle: ContentOracle, trace: list | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        loop: EventLoop,
+        disk: Device,
+        loop_cfg: LoopConfig,
+        cluster_size: int,
+        serialize: bool,
+        oracle: ContentOracle,
+        trace: list | None = None,
+    ):
         self.env = env
         self.loop = loop
         self.disk = disk
@@ -84,12 +93,12 @@ class BlockLayer:
         self.serialize = serialize
         self.oracle = oracle
         self.trace = trace
-        self.job = None                       # the active job's hooks: before_write(req, co), before_read
+        self.job = None  # the active job's hooks: before_write(req, co), before_read
         self.cow_on_read = False
         self.tracked: dict[int, list[Request]] = {}
         self.activity = GuestActivity(env)
         self.overlap_waits = 0
-        self.in_flight = 0                    # guest requests past the drain gate
+        self.in_flight = 0  # guest requests past the drain gate
         self._gate: list[Coroutine] | None = None
         self._drained: Callable[[], None] | None = None
 
@@ -101,8 +110,9 @@ class BlockLayer:
         req.on_done = on_done
         self.clusters(req)
         self.activity.submitted()
-        co = Coroutine(self.loop, self._guest(req), self.costs.wake_cost, guest=True,
-                       zero_sleep_yields=self.zero_sleep_yields)
+        co = Coroutine(
+            self.loop, self._guest(req), self.costs.wake_cost, guest=True, zero_sleep_yields=self.zero_sleep_yields
+        )
         req.co = co
         if self.trace is not None:
             self.trace.append((self.env.now, "guest", "submit", req))
@@ -235,5 +245,3 @@ class BlockLayer:
 
     def _job_write_done(self, req: Request) -> None:
         req.co.wake(None, self.costs.complete_cost)
-
-

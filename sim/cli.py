@@ -35,6 +35,7 @@ class _Nothing:
 def _usage_error(message: str) -> ConfigError:
     """argparse's message as ``command line: key '--jobs': got 'x', expected an integer``."""
     import re
+
     m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid (\w+) value: (.*)", message)
     if m:
         return ConfigError(m[1], m[3].strip("'"), _TYPES.get(m[2], f"a {m[2]} value"), "command line")
@@ -43,7 +44,7 @@ def _usage_error(message: str) -> ConfigError:
         return ConfigError(m[1], m[2].strip("'"), f"one of {m[3]}", "command line")
     m = re.fullmatch(r"argument (\S+?)(?:/\S+)?: (expected .*)", message)
     if m:
-        return ConfigError(m[1], _Nothing(), m[2][len("expected "):], "command line")
+        return ConfigError(m[1], _Nothing(), m[2][len("expected ") :], "command line")
     m = re.fullmatch(r"the following arguments are required: (.*)", message)
     if m:
         return ConfigError(m[1], _Nothing(), "a value (see `backupsim --help`)", "command line")
@@ -60,16 +61,25 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an experiment batch (default: scenarios/seed-review.toml)")
     run.add_argument("scenario", nargs="?", type=Path, help="scenario file (TOML)")
-    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a base key, e.g. backup.cluster_size=4MiB; a swept key stops being swept")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a base key, e.g. backup.cluster_size=4MiB; a swept key stops being swept",
+    )
     run.add_argument("--out", type=Path, help="results folder (default results/<scenario name>)")
     run.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     run.add_argument("--seeds", type=int, default=None, help="replications per sweep point")
     run.add_argument("--executor", choices=["local", "dask"], default="local")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    run.add_argument("--wait", action="store_true",
-                     help="if another batch is writing the results folder, wait for it instead of refusing")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another batch is writing the results folder, wait for it instead of refusing",
+    )
 
     check = sub.add_parser("check", help="validate a scenario without running it")
     check.add_argument("scenario", type=Path)
@@ -118,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "bench":
             from .bench import bench
+
             print(json.dumps(bench(args.disk_size, _sets(args.sets))))
             return 0
     except ConfigError as e:
         print(f"backupsim: error: {e}", file=sys.stderr)
         return 2
-    except ResultsError as e:   # a busy or damaged results folder (2), a failed write (1)
+    except ResultsError as e:  # a busy or damaged results folder (2), a failed write (1)
         print(f"backupsim: error: {e}", file=sys.stderr)
         return e.status
     except BatchInterrupted as e:
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _scenario(args):
     from .scenario import load_scenario
+
     scn = load_scenario(args.scenario or default_scenario())
     sets = dict(parse_set(s) for s in args.sets)
     seeds = getattr(args, "seeds", None)
@@ -155,14 +167,19 @@ def _scenario(args):
 def _check(args) -> int:
     scn = _scenario(args)
     from .scenario import available_memory, memory_estimate
+
     points = scn.points()
     n = len(points)
-    print(f"{scn.source}: ok: {n} sweep point(s) x {scn.replications} replication(s) = "
-          f"{n * scn.replications} runs; scenario hash {scn.hash()}")
+    print(
+        f"{scn.source}: ok: {n} sweep point(s) x {scn.replications} replication(s) = "
+        f"{n * scn.replications} runs; scenario hash {scn.hash()}"
+    )
     largest = max((memory_estimate(scn._point_config(p)) for p in points), key=lambda e: e.total)
     avail = available_memory()
-    print(f"memory: the largest run needs about {largest.describe()}"
-          + (f"; {avail / 2**30:.1f} GiB available" if avail is not None else ""))
+    print(
+        f"memory: the largest run needs about {largest.describe()}"
+        + (f"; {avail / 2**30:.1f} GiB available" if avail is not None else "")
+    )
     return 0
 
 
@@ -179,15 +196,25 @@ def _run(args, argv) -> int:
     scn = _scenario(args)
     out = args.out or Path("results") / scn.name
     from .batch import check_out, check_scheduler
-    check_out(out, "--out", "command line")          # before anything is computed or written
+
+    check_out(out, "--out", "command line")  # before anything is computed or written
     if args.executor == "dask" and args.scheduler:
         check_scheduler(args.scheduler, "--scheduler", "command line")
-    wait = getattr(args, "wait", 0)                  # a `--wait` flag (True: as long as it takes) or seconds
+    wait = getattr(args, "wait", 0)  # a `--wait` flag (True: as long as it takes) or seconds
     wait = None if wait is True else float(wait or 0)
     command = "backupsim " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
-        runs = run_batch(scn, out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                         progress=False if args.quiet else None, command=command, wait=wait, report=True)
+        runs = run_batch(
+            scn,
+            out,
+            jobs=args.jobs,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=False if args.quiet else None,
+            command=command,
+            wait=wait,
+            report=True,
+        )
     except ConfigError as e:
         if e.source is None and e.key in ("out", "scheduler"):
             raise ConfigError(f"--{e.key}", e.value, e.expected, "command line") from None
@@ -201,9 +228,11 @@ def _run(args, argv) -> int:
 
 def _report(args) -> int:
     from .reporting import write_report
+
     if not (args.results / "runs.parquet").exists():
-        raise ConfigError("results", str(args.results), "a results folder with runs.parquet (from `backupsim run`)",
-                          "command line")
+        raise ConfigError(
+            "results", str(args.results), "a results folder with runs.parquet (from `backupsim run`)", "command line"
+        )
     print(write_report(args.results))
     return 0
 
@@ -212,8 +241,11 @@ from .config import describe_value  # noqa: E402  (shared with the report)
 
 
 def _params(model) -> str:
-    return ", ".join(f"{name}={describe_value(f.default, f)}" for name, f in model.model_fields.items()
-                     if name not in ("name", "kind"))
+    return ", ".join(
+        f"{name}={describe_value(f.default, f)}"
+        for name, f in model.model_fields.items()
+        if name not in ("name", "kind")
+    )
 
 
 def _doc(cls) -> str:
@@ -242,6 +274,7 @@ def _list() -> int:
         lines.append(f"  {name:15s} " + ", ".join(f"{k}={v}" for k, v in prof.items()))
     try:
         from .traces import FORMATS
+
         lines.append("trace formats (workload.format): " + ", ".join(FORMATS))
     except ImportError:
         pass

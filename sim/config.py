@@ -33,8 +33,21 @@ from . import units
 from .devices.profiles import PROFILES
 
 __all__ = [
-    "Config", "ConfigError", "describe_value", "DeviceConfig", "LoopConfig", "BlockConfig", "BackupConfig",
-    "FaultsConfig", "RunConfig", "Size", "Time", "Rate", "Percent", "parse_set", "build_config",
+    "Config",
+    "ConfigError",
+    "describe_value",
+    "DeviceConfig",
+    "LoopConfig",
+    "BlockConfig",
+    "BackupConfig",
+    "FaultsConfig",
+    "RunConfig",
+    "Size",
+    "Time",
+    "Rate",
+    "Percent",
+    "parse_set",
+    "build_config",
 ]
 
 
@@ -45,7 +58,7 @@ class ConfigError(ValueError):
         self.key, self.value, self.expected, self.source = key, value, expected, source
         where = f"{_printable(source)}: " if source else ""
         shown, key_shown = repr(value), _printable(key)
-        if len(shown) > 200:   # one readable line, whatever was given
+        if len(shown) > 200:  # one readable line, whatever was given
             shown = f"{shown[:120]}... ({len(shown)} characters)"
         if len(key_shown) > 200:
             key_shown = f"{key_shown[:120]}... ({len(key_shown)} characters)"
@@ -70,8 +83,10 @@ def check_speed(value: int | Fraction) -> int | Fraction:
     """A pacing speed: bytes/s >= 0, or a percent of the source's read rate from 0% to 100%."""
     if value < 0 or (isinstance(value, Fraction) and value > 1):
         shown = f"{float(value * 100):g}%" if isinstance(value, Fraction) else value
-        raise ValueError(f"expected a rate >= 0 such as '64MiB/s', or a percent of disk.read_bw from 0% to 100% "
-                         f"(for a limit above the disk's rate give bytes/s), got {shown!r}")
+        raise ValueError(
+            f"expected a rate >= 0 such as '64MiB/s', or a percent of disk.read_bw from 0% to 100% "
+            f"(for a limit above the disk's rate give bytes/s), got {shown!r}"
+        )
     return value
 
 
@@ -79,8 +94,10 @@ def parse_bandwidth(value: object) -> int:
     """A device's own bandwidth: an absolute rate, never a percent (of what?)."""
     rate = units.parse_rate(value)
     if isinstance(rate, Fraction):
-        raise ValueError("expected an absolute rate such as '500MB/s' or '1Gb/s' (a device's own bandwidth "
-                         f"cannot be a percent), got {value!r}")
+        raise ValueError(
+            "expected an absolute rate such as '500MB/s' or '1Gb/s' (a device's own bandwidth "
+            f"cannot be a percent), got {value!r}"
+        )
     return rate
 
 
@@ -156,8 +173,12 @@ class DeviceConfig(Section):
         if self.channels and self.channel_stripe <= 0:
             raise _Invalid("channel_stripe", self.channel_stripe, "a size > 0 when channels is set")
         if self.link_bw and (self.remote not in PROFILES or PROFILES[self.remote].get("link_bw")):
-            raise _Invalid("remote", self.remote, "the profile of a local device: " +
-                           ", ".join(repr(p) for p, v in PROFILES.items() if not v.get("link_bw")))
+            raise _Invalid(
+                "remote",
+                self.remote,
+                "the profile of a local device: "
+                + ", ".join(repr(p) for p, v in PROFILES.items() if not v.get("link_bw")),
+            )
         return self
 
 
@@ -298,6 +319,7 @@ class Config(Section):
     def _registered(cls, data: Any) -> Any:
         from .policies import policy_config
         from .workloads import workload_config
+
         if isinstance(data, dict):
             data = dict(data)
             data["policy"] = policy_config(data.get("policy"))
@@ -314,12 +336,19 @@ class Config(Section):
             try:
                 check(self.backup.disk_size)
             except ConfigError as e:
-                raise _Invalid(e.key if e.key.startswith("workload.") else "workload." + e.key,
-                               e.value, e.expected) from None
-        if (self.backup.mode == "none" and self.workload.duration == "backup"
-                and self.workload.kind not in ("trace", "script", "none")):
-            raise _Invalid("workload.duration", "backup", "a time when backup.mode is 'none' "
-                           "(without a backup only a trace or a script ends by itself)")
+                raise _Invalid(
+                    e.key if e.key.startswith("workload.") else "workload." + e.key, e.value, e.expected
+                ) from None
+        if (
+            self.backup.mode == "none"
+            and self.workload.duration == "backup"
+            and self.workload.kind not in ("trace", "script", "none")
+        ):
+            raise _Invalid(
+                "workload.duration",
+                "backup",
+                "a time when backup.mode is 'none' (without a backup only a trace or a script ends by itself)",
+            )
         self._check_times_and_clusters()
         return self
 
@@ -329,17 +358,28 @@ class Config(Section):
         for key in ("source_read_error_clusters", "target_write_error_clusters"):
             outside = [c for c in getattr(self.faults, key) if c >= n]
             if outside:
-                raise _Invalid(f"faults.{key}", outside[0], f"cluster numbers from 0 to {n - 1} ({outside[0]} is "
-                               f"outside the disk: {units.format_size(b.disk_size)} / "
-                               f"{units.format_size(b.cluster_size)} = {n} clusters)")
+                raise _Invalid(
+                    f"faults.{key}",
+                    outside[0],
+                    f"cluster numbers from 0 to {n - 1} ({outside[0]} is "
+                    f"outside the disk: {units.format_size(b.disk_size)} / "
+                    f"{units.format_size(b.cluster_size)} = {n} clusters)",
+                )
         if b.mode == "none":
             return
         if b.start > cap:
-            raise _Invalid("backup.start", units.format_time(b.start), f"a time at most run.max_time "
-                           f"({units.format_time(cap)}): the run would end before the backup starts")
+            raise _Invalid(
+                "backup.start",
+                units.format_time(b.start),
+                f"a time at most run.max_time ({units.format_time(cap)}): the run would end before the backup starts",
+            )
         if b.cancel_at is not None and b.start + b.cancel_at > cap:
-            raise _Invalid("backup.cancel_at", units.format_time(b.cancel_at), "a time at most run.max_time - "
-                           f"backup.start ({units.format_time(cap - b.start)}): the run would end before the cancel")
+            raise _Invalid(
+                "backup.cancel_at",
+                units.format_time(b.cancel_at),
+                "a time at most run.max_time - "
+                f"backup.start ({units.format_time(cap - b.start)}): the run would end before the cancel",
+            )
 
     def replace(self, **sections: Any) -> Config:
         """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``)."""
@@ -387,8 +427,12 @@ def merge(base: dict, over: dict) -> dict:
             out[k] = merge(out[k], v)
         elif isinstance(v, dict) and isinstance(out.get(k), dict):
             # a policy or workload table: a new name replaces the whole table
-            out[k] = v if ("name" in v and v.get("name") != out[k].get("name")) or (
-                "kind" in v and v.get("kind") != out[k].get("kind")) else merge(out[k], v)
+            out[k] = (
+                v
+                if ("name" in v and v.get("name") != out[k].get("name"))
+                or ("kind" in v and v.get("kind") != out[k].get("kind"))
+                else merge(out[k], v)
+            )
         else:
             out[k] = v
     return out
@@ -408,7 +452,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise ConfigError(item, item, "KEY=VALUE with a non-empty key", source="--set")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except (ValueError, RecursionError):   # not TOML (or a number beyond Python's 4300 digits)
+    except (ValueError, RecursionError):  # not TOML (or a number beyond Python's 4300 digits)
         value = raw
     return key, value
 
@@ -442,10 +486,18 @@ def check_strings(data: Any, prefix: str = "", source: str | None = None) -> Non
 
 _EXPECTED = {
     "finite_number": "a finite number",
-    "int_parsing": "an integer", "int_type": "an integer", "int_from_float": "an integer",
-    "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
-    "bool_type": "true or false", "string_type": "a string", "dict_type": "a table",
-    "model_type": "a table", "tuple_type": "a list", "list_type": "a list",
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "tuple_type": "a list",
+    "list_type": "a list",
 }
 
 
@@ -489,9 +541,9 @@ def _from_pydantic(err: ValidationError, data: dict, source: str | None) -> Conf
     msg = first["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if msg.startswith("expected "):
-        msg = msg[len("expected "):].split(", got ")[0]
+        msg = msg[len("expected ") :].split(", got ")[0]
     return ConfigError(key, value, msg, source)
 
 

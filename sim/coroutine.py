@@ -46,11 +46,28 @@ def sleep(ns: int) -> tuple[int, int]:
 class Coroutine:
     """A generator driven by the loop; ``guest`` marks handlers whose loop wait is recorded."""
 
-    __slots__ = ("loop", "gen", "step_cost", "guest", "on_done", "done", "result",
-                 "_token", "_interruptible", "zero_sleep_yields")
+    __slots__ = (
+        "loop",
+        "gen",
+        "step_cost",
+        "guest",
+        "on_done",
+        "done",
+        "result",
+        "_token",
+        "_interruptible",
+        "zero_sleep_yields",
+    )
 
-    def __init__(self, loop: EventLoop, gen: Generator, step_cost: int, guest: bool = False,
-                 on_done: Callable[[Any], None] | None = None, zero_sleep_yields: bool = True):
+    def __init__(
+        self,
+        loop: EventLoop,
+        gen: Generator,
+        step_cost: int,
+        guest: bool = False,
+        on_done: Callable[[Any], None] | None = None,
+        zero_sleep_yields: bool = True,
+    ):
         self.loop = loop
         self.gen = gen
         self.step_cost = step_cost

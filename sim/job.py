@@ -63,9 +63,19 @@ __all__ = ["SeedBackupJob"]
 class SeedBackupJob:
     """QEMU's backup job as proposed in 2013, over a real bitmap and copy-before-write."""
 
-    def __init__(self, env: simpy.Environment, blk: BlockLayer, target: Device, cfg: BackupConfig,
-                 loop_cfg: LoopConfig, policy: Policy, faults: Faults, oracle: ContentOracle,
-                 trace: list | None = None, layout: DiskLayout | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        blk: BlockLayer,
+        target: Device,
+        cfg: BackupConfig,
+        loop_cfg: LoopConfig,
+        policy: Policy,
+        faults: Faults,
+        oracle: ContentOracle,
+        trace: list | None = None,
+        layout: DiskLayout | None = None,
+    ):
         self.env = env
         self.blk = blk
         self.loop = blk.loop
@@ -85,23 +95,23 @@ class SeedBackupJob:
         self.error: str | None = None
         self.active = False
         self.cancelled = False
-        self.progress = 0                  # bytes copied (background and copy-before-write)
-        self.copy_t = array("q")           # completion time of each cluster copy
-        self.copy_cow = array("b")         # whether it was a copy-before-write
-        self.cow_count = 0                 # clusters copied before a guest write
-        self.cow_errors = 0                # copy-before-writes that failed
+        self.progress = 0  # bytes copied (background and copy-before-write)
+        self.copy_t = array("q")  # completion time of each cluster copy
+        self.copy_cow = array("b")  # whether it was a copy-before-write
+        self.cow_count = 0  # clusters copied before a guest write
+        self.cow_errors = 0  # copy-before-writes that failed
         self.t_start = -1
         self.t_end = -1
         self.done = env.event()
         self.layout = layout
-        self.zero_clusters = 0             # copied as write-zeroes (no data to the target)
-        self.skipped_clusters = 0          # unallocated, skipped by sync=top
-        self.target_bytes = 0              # data written to the target
+        self.zero_clusters = 0  # copied as write-zeroes (no data to the target)
+        self.skipped_clusters = 0  # unallocated, skipped by sync=top
+        self.target_bytes = 0  # data written to the target
         self.stream = cfg.target_layout == "stream"
-        self.target_pos = 0                # next offset on a stream target
+        self.target_pos = 0  # next offset on a stream target
         self.co: Coroutine | None = None
-        self.bg_in_flight = 0              # background copies running beside the loop (depth > 1)
-        self._gate_wait: tuple[int, int] | None = None   # (cluster, token) the loop waits to copy
+        self.bg_in_flight = 0  # background copies running beside the loop (depth > 1)
+        self._gate_wait: tuple[int, int] | None = None  # (cluster, token) the loop waits to copy
         self._slot_waiter: Coroutine | None = None
 
     # -- control ------------------------------------------------------------------
@@ -118,8 +128,12 @@ class SeedBackupJob:
             self.skipped_clusters = self.bitmap.count() - before
         self.blk.job = self
         self.blk.cow_on_read = self.cfg.cow_on_read
-        self.co = Coroutine(self.loop, self._run(), self.loop_cfg.backup_step_cost,
-                            zero_sleep_yields=self.loop_cfg.zero_sleep == "yield")
+        self.co = Coroutine(
+            self.loop,
+            self._run(),
+            self.loop_cfg.backup_step_cost,
+            zero_sleep_yields=self.loop_cfg.zero_sleep == "yield",
+        )
         self._trace("start", None)
         self.policy.start()
         self.co.start()
@@ -169,8 +183,7 @@ class SeedBackupJob:
                     break
                 continue
             self.bg_in_flight += 1
-            worker = Coroutine(self.loop, None, self.loop_cfg.backup_step_cost,
-                               zero_sleep_yields=co.zero_sleep_yields)
+            worker = Coroutine(self.loop, None, self.loop_cfg.backup_step_cost, zero_sleep_yields=co.zero_sleep_yields)
             worker.gen = self._worker(c, worker)
             worker.start()
         while self.bg_in_flight:
@@ -203,7 +216,7 @@ class SeedBackupJob:
                     yield sleep(wait)
                 # a go-ahead of a policy that watches the guest holds in this very step
                 return not self._stopping()
-            if wait.callbacks is None:      # already processed: ask again
+            if wait.callbacks is None:  # already processed: ask again
                 continue
             token = co.arm()
             wait.callbacks.append(lambda _ev, token=token: co.interrupt(token))
@@ -271,7 +284,7 @@ class SeedBackupJob:
             self._trace("cow" if cow else "copy", c)
             layout = self.layout
             if layout is not None and not layout.is_allocated(c):
-                gen = self.oracle.read(c)     # a hole reads as zeroes without device I/O
+                gen = self.oracle.read(c)  # a hole reads as zeroes without device I/O
             else:
                 rd = Request(READ, c * cs, cs, BACKUP)
                 rd.c0 = c
@@ -283,9 +296,9 @@ class SeedBackupJob:
             if zero:
                 self.zero_clusters += 1
             if zero and self.stream:
-                pass                          # the archive records a zero cluster without I/O
+                pass  # the archive records a zero cluster without I/O
             else:
-                nbytes = 0 if zero else cs    # write-zeroes carries no data
+                nbytes = 0 if zero else cs  # write-zeroes carries no data
                 if self.stream:
                     wr = Request(WRITE, self.target_pos, nbytes, BACKUP)
                     self.target_pos += nbytes
@@ -312,7 +325,7 @@ class SeedBackupJob:
         if cow:
             self.cow_errors += 1
             if self.cfg.on_cow_error == "leave-hole":
-                self._trace("cow-error", why)    # the bit stays set: the loop will skip this cluster
+                self._trace("cow-error", why)  # the bit stays set: the loop will skip this cluster
                 return False
         self.fail(why)
         return False

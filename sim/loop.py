@@ -54,8 +54,9 @@ Handler = Callable[[Any], "tuple[int, Callable[[Any], Any], Any] | None"]
 class EventLoop:
     """The single-threaded, non-preemptive main loop, driven by SimPy time."""
 
-    def __init__(self, env: simpy.Environment, timer_min_rearm: int = 0, trace: list | None = None,
-                 iteration_cost: int = 0):
+    def __init__(
+        self, env: simpy.Environment, timer_min_rearm: int = 0, trace: list | None = None, iteration_cost: int = 0
+    ):
         self.env = env
         self.rearm = timer_min_rearm
         self.iteration_cost = iteration_cost

@@ -30,17 +30,19 @@ def guest_frame(guest) -> pd.DataFrame:
     """One row per completed guest request, in completion order."""
     t_submit = _np(guest.t_submit, np.int64)
     t_done = _np(guest.t_done, np.int64)
-    return pd.DataFrame({
-        "index": _np(guest.index, np.int64),
-        "t_submit_ns": t_submit,
-        "t_done_ns": t_done,
-        "latency_ns": t_done - t_submit,
-        "op": np.where(_np(guest.op, np.int8) == READ, "read", "write"),
-        "offset": _np(guest.offset, np.int64),
-        "bytes": _np(guest.nbytes, np.int64),
-        "cow_ns": _np(guest.cow_ns, np.int64),
-        "error": _np(guest.error, np.int8).astype(bool),
-    })
+    return pd.DataFrame(
+        {
+            "index": _np(guest.index, np.int64),
+            "t_submit_ns": t_submit,
+            "t_done_ns": t_done,
+            "latency_ns": t_done - t_submit,
+            "op": np.where(_np(guest.op, np.int8) == READ, "read", "write"),
+            "offset": _np(guest.offset, np.int64),
+            "bytes": _np(guest.nbytes, np.int64),
+            "cow_ns": _np(guest.cow_ns, np.int64),
+            "error": _np(guest.error, np.int8).astype(bool),
+        }
+    )
 
 
 def _np(values, dtype) -> np.ndarray:
@@ -149,8 +151,13 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
         p99 = base["guest_p99_us"]
         row["slowdown_p99"] = row["guest_p99_us"] / p99 if p99 and p99 == p99 else float("nan")
     else:
-        for k in ("baseline_guest_p50_us", "baseline_guest_p99_us", "baseline_guest_p999_us",
-                  "baseline_guest_iops", "slowdown_p99"):
+        for k in (
+            "baseline_guest_p50_us",
+            "baseline_guest_p99_us",
+            "baseline_guest_p999_us",
+            "baseline_guest_iops",
+            "slowdown_p99",
+        ):
             row[k] = float("nan")
     return row
 

@@ -45,21 +45,28 @@ class Model:
         self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
         self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
         self.oracle = ContentOracle(n)
-        self.blk = BlockLayer(env, self.loop, self.disk, cfg.loop, cfg.backup.cluster_size,
-                              cfg.block.serialize_overlaps, self.oracle, self.trace)
-        self.guest = make_guest(env, cfg.workload, self.blk, cfg.backup.disk_size,
-                                Draws(streams.generator("workload")))
+        self.blk = BlockLayer(
+            env,
+            self.loop,
+            self.disk,
+            cfg.loop,
+            cfg.backup.cluster_size,
+            cfg.block.serialize_overlaps,
+            self.oracle,
+            self.trace,
+        )
+        self.guest = make_guest(env, cfg.workload, self.blk, cfg.backup.disk_size, Draws(streams.generator("workload")))
         self.job: SeedBackupJob | None = None
         if with_backup and cfg.backup.mode != "none":
-            ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target,
-                                Draws(streams.generator("policy")))
+            ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target, Draws(streams.generator("policy")))
             policy = make_policy(cfg.policy, ctx)
             faults = Faults(cfg.faults, Draws(streams.generator("faults")))
             layout = None
             if cfg.backup.allocated < 1.0 or cfg.backup.zero_fraction > 0.0:
                 layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
-            self.job = SeedBackupJob(env, self.blk, self.target, cfg.backup, cfg.loop, policy,
-                                     faults, self.oracle, self.trace, layout)
+            self.job = SeedBackupJob(
+                env, self.blk, self.target, cfg.backup, cfg.loop, policy, faults, self.oracle, self.trace, layout
+            )
             ctx.job = self.job
         self.timed_out = False
         self.t_end = 0

@@ -37,12 +37,12 @@ class ContentOracle:
         self.gen: dict[int, int] = {}
         self.start_gen: dict[int, int] | None = None
         self.on_target = CopyBitmap(n)
-        self.mismatched: dict[int, int] = {}   # cluster -> generation copied, when not the start one
+        self.mismatched: dict[int, int] = {}  # cluster -> generation copied, when not the start one
         self.copied_twice = 0
         self.copied = 0
-        self.writing: dict[int, int] = {}      # cluster -> guest writes in flight on the disk
-        self.reading: dict[int, int] = {}      # cluster -> backup reads in flight on the disk
-        self.torn: set[int] = set()            # clusters whose backup read in flight is torn
+        self.writing: dict[int, int] = {}  # cluster -> guest writes in flight on the disk
+        self.reading: dict[int, int] = {}  # cluster -> backup reads in flight on the disk
+        self.torn: set[int] = set()  # clusters whose backup read in flight is torn
         self.torn_reads = 0
 
     def write_started(self, c0: int, c1: int) -> None:

@@ -45,8 +45,14 @@ def format_batch(runs, scn) -> str:
 
     from .analysis import points
 
-    metrics = {"backup_duration_s": "backup s", "guest_p99_us": "p99 us", "baseline_guest_p99_us": "base p99 us",
-               "slowdown_p99": "slowdown", "cow_clusters": "COW", "loop_wait_max_us": "loop wait us"}
+    metrics = {
+        "backup_duration_s": "backup s",
+        "guest_p99_us": "p99 us",
+        "baseline_guest_p99_us": "base p99 us",
+        "slowdown_p99": "slowdown",
+        "cow_clusters": "COW",
+        "loop_wait_max_us": "loop wait us",
+    }
     g = runs.groupby("point", sort=True)
     table = g[list(metrics)].mean()
     table.columns = list(metrics.values())
@@ -55,7 +61,15 @@ def format_batch(runs, scn) -> str:
     table["runs"] = g.size()
     table["status"] = g["status"].agg(lambda s: ",".join(f"{k}:{v}" for k, v in s.value_counts().items()))
     table["good backup"] = g["good_backup"].all() if "good_backup" in runs.columns else g["consistent"].all()
-    with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_colwidth", 60,
-                           "display.float_format", "{:,.2f}".format):
+    with pd.option_context(
+        "display.width",
+        250,
+        "display.max_columns",
+        50,
+        "display.max_colwidth",
+        60,
+        "display.float_format",
+        "{:,.2f}".format,
+    ):
         body = table.reset_index(drop=True).to_string(index=False, justify="left")
     return f"{scn.name}: {len(runs)} runs, scenario hash {scn.hash()}\n\n{body}"

@@ -70,7 +70,7 @@ def write_report(results_dir: str | Path, *, lock: bool = True, shown_as: str | 
     if not root.is_dir() or not (root / "runs.parquet").exists():
         raise FileNotFoundError(f"{root}: no runs.parquet here; run `backupsim run` first")
     with ResultStore(root).locked(0, "backupsim report", hint="its report is written when it finishes"):
-        return _write_report(generation(root), root, shown_as)   # under the lock `current` stays put
+        return _write_report(generation(root), root, shown_as)  # under the lock `current` stays put
 
 
 def _write_report(where: Path, root: Path, shown_as: str | Path | None) -> Path:
@@ -83,6 +83,7 @@ def _write_report(where: Path, root: Path, shown_as: str | Path | None) -> Path:
 
 
 # ---------------------------------------------------------------- figures
+
 
 def _shown_points(agg: pd.DataFrame) -> tuple[list[int], bool]:
     """The points for per-point figures; ``True`` when they are a selection.
@@ -110,51 +111,63 @@ def _write_figures(res: analysis.Results, figdir: Path) -> list[tuple[str, str]]
     n = int(agg["runs"].max()) if len(agg) else 0
     h = res.scenario_hash
     reps = f"{n} replication{'s' if n != 1 else ''}"
-    todo: list[tuple[str, str, Callable[[], Figure]]] = [(
-        "tradeoff.png",
-        f"Backup duration against guest p99 latency slowdown (p99 with the backup over p99 of the same guest "
-        f"without it), per sweep point: mean over {reps} (geometric for the slowdown) with 95% confidence "
-        f"intervals; the dashed staircase is the Pareto front (both minimised, completed points only); "
-        f"hollow markers: not every run completed. Scenario hash {h}.",
-        lambda: plots.tradeoff(res))]
+    todo: list[tuple[str, str, Callable[[], Figure]]] = [
+        (
+            "tradeoff.png",
+            f"Backup duration against guest p99 latency slowdown (p99 with the backup over p99 of the same guest "
+            f"without it), per sweep point: mean over {reps} (geometric for the slowdown) with 95% confidence "
+            f"intervals; the dashed staircase is the Pareto front (both minimised, completed points only); "
+            f"hollow markers: not every run completed. Scenario hash {h}.",
+            lambda: plots.tradeoff(res),
+        )
+    ]
     if not res.hist.empty:
-        which = ("the Pareto-front points and one point of every other policy" if limited
-                 else "each sweep point")
-        todo.append((
-            "latency_cdf.png",
-            f"Guest latency CDF during the backup for {which}, reads and writes apart, the {reps} of a point "
-            f"pooled (log-binned histograms, 20 bins per decade). Scenario hash {h}.",
-            lambda: plots.latency_cdf(res, shown)))
+        which = "the Pareto-front points and one point of every other policy" if limited else "each sweep point"
+        todo.append(
+            (
+                "latency_cdf.png",
+                f"Guest latency CDF during the backup for {which}, reads and writes apart, the {reps} of a point "
+                f"pooled (log-binned histograms, 20 bins per decade). Scenario hash {h}.",
+                lambda: plots.latency_cdf(res, shown),
+            )
+        )
     if "cow_delayed_share" in res.runs.columns:
-        todo.append((
-            "cow.png",
-            f"Copy-before-write cost: share of guest writes in the backup window that waited for a "
-            f"copy-before-write, and the extra latency of those writes (mean and p99); mean over {reps} with "
-            f"95% confidence intervals. Scenario hash {h}.",
-            lambda: plots.cow_cost(res)))
+        todo.append(
+            (
+                "cow.png",
+                f"Copy-before-write cost: share of guest writes in the backup window that waited for a "
+                f"copy-before-write, and the extra latency of those writes (mean and p99); mean over {reps} with "
+                f"95% confidence intervals. Scenario hash {h}.",
+                lambda: plots.cow_cost(res),
+            )
+        )
     if not res.timeline.empty:
         for p in shown:
             run_id = plots.pick_run(res, p)
             window = res.setting(run_id, "run.timeline_window")
             per = f"per {_fmt_time(window)} window" if isinstance(window, int) else "per timeline window"
-            todo.append((
-                f"timeline-p{p:02d}.png",
-                f"One run over time ({res.label(p)}, replication 0, run {run_id}): guest p50/p99 latency and "
-                f"IOPS {per}, and backup progress; the dotted and dash-dotted lines mark the backup's start "
-                f"and end. Scenario hash {h}.",
-                lambda p=p: plots.timeline(res, point=p)))
+            todo.append(
+                (
+                    f"timeline-p{p:02d}.png",
+                    f"One run over time ({res.label(p)}, replication 0, run {run_id}): guest p50/p99 latency and "
+                    f"IOPS {per}, and backup progress; the dotted and dash-dotted lines mark the backup's start "
+                    f"and end. Scenario hash {h}.",
+                    lambda p=p: plots.timeline(res, point=p),
+                )
+            )
     written = []
     for name, caption, make in todo:
         plots.save(make(), figdir / name)
         written.append((name, caption))
     keep = {name for name, _ in written}
     for old in sorted(figdir.glob("timeline-p*.png")):
-        if old.name not in keep:   # the timeline of a point no longer shown
+        if old.name not in keep:  # the timeline of a point no longer shown
             old.unlink()
     return written
 
 
 # ---------------------------------------------------------------- text
+
 
 def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()) -> str:
     """The Markdown text of the report (``figures``: ``(file name, caption)`` under ``figures/``)."""
@@ -168,43 +181,101 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
     lines += ["## The question", "", QUESTION, ""]
     lines += ["## Setup", "", setup_paragraph(res), ""]
     lines += ["## Results", ""]
-    lines += [f"Means over the {n} replication{'s' if n != 1 else ''} of each sweep point with 95% Student-t "
-              "confidence intervals in brackets (slowdown: geometric mean, interval on the log scale; "
-              "no interval with one replication). Latency percentiles are over the requests submitted "
-              "during the backup; the baseline is the same guest, same seed, without a backup. A run is a "
-              "good backup when it is both consistent (every cluster on the target holds the disk's data as "
-              "at the backup's start, and no backup read overlapped a guest write of its cluster) and "
-              "complete (every cluster is on the target, or was skipped as unallocated).", ""]
+    lines += [
+        f"Means over the {n} replication{'s' if n != 1 else ''} of each sweep point with 95% Student-t "
+        "confidence intervals in brackets (slowdown: geometric mean, interval on the log scale; "
+        "no interval with one replication). Latency percentiles are over the requests submitted "
+        "during the backup; the baseline is the same guest, same seed, without a backup. A run is a "
+        "good backup when it is both consistent (every cluster on the target holds the disk's data as "
+        "at the backup's start, and no backup read overlapped a guest write of its cluster) and "
+        "complete (every cluster is on the target, or was skipped as unallocated).",
+        "",
+    ]
     lines += ["**Backup and guest latency**", ""]
     lines += _table(
-        ["sweep point", "runs", "status", "backup duration (s)", "guest p50 (µs)", "guest p99 (µs)",
-         "guest p99.9 (µs)", "baseline p99 (µs)", "p99 slowdown (×)", "good backup"],
-        [[row["label"], str(int(row["runs"])), row["status"], _ci(row, "backup_duration_s"),
-          _ci(row, "guest_p50_us"), _ci(row, "guest_p99_us"), _ci(row, "guest_p999_us"),
-          _ci(row, "baseline_guest_p99_us"), _ci(row, "slowdown_p99"), _good_backup(res, p, row)]
-         for p, row in agg.iterrows()])
+        [
+            "sweep point",
+            "runs",
+            "status",
+            "backup duration (s)",
+            "guest p50 (µs)",
+            "guest p99 (µs)",
+            "guest p99.9 (µs)",
+            "baseline p99 (µs)",
+            "p99 slowdown (×)",
+            "good backup",
+        ],
+        [
+            [
+                row["label"],
+                str(int(row["runs"])),
+                row["status"],
+                _ci(row, "backup_duration_s"),
+                _ci(row, "guest_p50_us"),
+                _ci(row, "guest_p99_us"),
+                _ci(row, "guest_p999_us"),
+                _ci(row, "baseline_guest_p99_us"),
+                _ci(row, "slowdown_p99"),
+                _good_backup(res, p, row),
+            ]
+            for p, row in agg.iterrows()
+        ],
+    )
     lines += ["", "**Copy-before-write and event loop**", ""]
     lines += _table(
-        ["sweep point", "copy-before-writes", "guest writes delayed (%)", "extra latency mean (µs)",
-         "extra latency p99 (µs)", "loop wait max (µs)", "backup throughput (MiB/s)"],
-        [[row["label"], _ci(row, "cow_clusters"), _ci(row, "cow_delayed_share", 100.0),
-          _ci(row, "cow_extra_mean_us"), _ci(row, "cow_extra_p99_us"), _ci(row, "loop_wait_max_us"),
-          _ci(row, "backup_throughput_mib_s")] for _, row in agg.iterrows()])
+        [
+            "sweep point",
+            "copy-before-writes",
+            "guest writes delayed (%)",
+            "extra latency mean (µs)",
+            "extra latency p99 (µs)",
+            "loop wait max (µs)",
+            "backup throughput (MiB/s)",
+        ],
+        [
+            [
+                row["label"],
+                _ci(row, "cow_clusters"),
+                _ci(row, "cow_delayed_share", 100.0),
+                _ci(row, "cow_extra_mean_us"),
+                _ci(row, "cow_extra_p99_us"),
+                _ci(row, "loop_wait_max_us"),
+                _ci(row, "backup_throughput_mib_s"),
+            ]
+            for _, row in agg.iterrows()
+        ],
+    )
     if not res.hist.empty:
         pooled = analysis.pooled_percentiles(res, (50, 99, 99.9))
-        lines += ["", "**Guest latency, replications pooled** (from the latency histograms; exact to one "
-                  "log bin, about 12%)", ""]
+        lines += [
+            "",
+            "**Guest latency, replications pooled** (from the latency histograms; exact to one log bin, about 12%)",
+            "",
+        ]
         lines += _table(
             ["sweep point", "op", "requests", "p50 (µs)", "p99 (µs)", "p99.9 (µs)"],
-            [[r["label"], r["op"], f"{int(r['requests']):,}", _num(r["p50_us"]), _num(r["p99_us"]),
-              _num(r["p99.9_us"])] for _, r in pooled.iterrows()])
+            [
+                [
+                    r["label"],
+                    r["op"],
+                    f"{int(r['requests']):,}",
+                    _num(r["p50_us"]),
+                    _num(r["p99_us"]),
+                    _num(r["p99.9_us"]),
+                ]
+                for _, r in pooled.iterrows()
+            ],
+        )
     lines += timer_phase_section(res, agg)
     front = agg[agg["pareto"]].sort_values("backup_duration_s")
     lines += [""]
     if len(front):
-        lines += ["Pareto front of backup duration vs guest p99 slowdown, among the policies of each "
-                  "setting (no other completed point of that setting is at least as good on both and "
-                  "better on one):", ""]
+        lines += [
+            "Pareto front of backup duration vs guest p99 slowdown, among the policies of each "
+            "setting (no other completed point of that setting is at least as good on both and "
+            "better on one):",
+            "",
+        ]
         for setting, grp in front.groupby("setting", sort=False):
             lines += [f"- {setting + ': ' if setting else ''}" + "; ".join(grp["label"].astype(str))]
     else:
@@ -224,11 +295,12 @@ ITERATION_COST_WHY = (
     "it checks the timers (the rest of the glib dispatch, `qemu_iohandler_poll`, `slirp_pollfds_poll`, "
     "the clock reads of `qemu_run_all_timers`) plus what is left of the coroutine's step after it armed "
     "its timer; no published measurement exists, so the value is an estimate of the same order as the "
-    "model's per-handler costs, and the table shows how the answer depends on it")
+    "model's per-handler costs, and the table shows how the answer depends on it"
+)
 
 
 def timer_phase_section(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
-    """"Does the patch's 1 µs sleep help?": the 2013 loop, per ``loop.iteration_cost``.
+    """ "Does the patch's 1 µs sleep help?": the 2013 loop, per ``loop.iteration_cost``.
 
     Shown when the batch has ``fixed-sleep`` and ``none`` points in the 2013
     loop at two or more iteration costs (``scenarios/seed-review.toml``).
@@ -260,22 +332,45 @@ def timer_phase_section(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
         dur = analysis.paired_difference(res.runs, sleep, none, "backup_duration_s", ratio=True)
         p99 = analysis.paired_difference(res.runs, sleep, none, "guest_p99_us", ratio=True)
         mark = " (assumed)" if c == base else ""
-        rows.append([_fmt_time(c) + mark, _ci(agg.loc[none], "backup_duration_s"),
-                     _ci(agg.loc[sleep], "backup_duration_s"), _ratio(dur),
-                     _ci(agg.loc[none], "guest_p99_us"), _ci(agg.loc[sleep], "guest_p99_us"), _ratio(p99)])
-    lines = ["", "**Does the patch's 1 µs sleep help? The 2013 loop's timer phase**", "",
-             "In the 2013 loop a timer waits for the host alarm's 250 µs floor only when the loop reaches "
-             "its timer check before the timer's deadline. QEMU of 2013 checked the timers after dispatching "
-             "the ready handlers, so a 1 µs sleep armed by a ready handler (the job re-entered by its copy's "
-             "completion) is already due at that check when the CPU time between the two "
-             "(`loop.iteration_cost`) is at least 1 µs; a sleep armed from the timer phase itself (the job "
-             "skipping a cluster that copy-before-write already copied) is not checked again in that "
-             "iteration and waits for the alarm whatever that cost. "
-             f"This batch assumes {_fmt_time(base) if base is not None else 'the default'}: "
-             f"{ITERATION_COST_WHY}. Ratios are fixed-sleep over none, paired by replication, "
-             "geometric mean with 95% interval.", ""]
-    lines += _table(["iteration cost", "backup s, none", "backup s, 1 µs sleep", "duration ratio",
-                     "guest p99 µs, none", "guest p99 µs, 1 µs sleep", "p99 ratio"], rows)
+        rows.append(
+            [
+                _fmt_time(c) + mark,
+                _ci(agg.loc[none], "backup_duration_s"),
+                _ci(agg.loc[sleep], "backup_duration_s"),
+                _ratio(dur),
+                _ci(agg.loc[none], "guest_p99_us"),
+                _ci(agg.loc[sleep], "guest_p99_us"),
+                _ratio(p99),
+            ]
+        )
+    lines = [
+        "",
+        "**Does the patch's 1 µs sleep help? The 2013 loop's timer phase**",
+        "",
+        "In the 2013 loop a timer waits for the host alarm's 250 µs floor only when the loop reaches "
+        "its timer check before the timer's deadline. QEMU of 2013 checked the timers after dispatching "
+        "the ready handlers, so a 1 µs sleep armed by a ready handler (the job re-entered by its copy's "
+        "completion) is already due at that check when the CPU time between the two "
+        "(`loop.iteration_cost`) is at least 1 µs; a sleep armed from the timer phase itself (the job "
+        "skipping a cluster that copy-before-write already copied) is not checked again in that "
+        "iteration and waits for the alarm whatever that cost. "
+        f"This batch assumes {_fmt_time(base) if base is not None else 'the default'}: "
+        f"{ITERATION_COST_WHY}. Ratios are fixed-sleep over none, paired by replication, "
+        "geometric mean with 95% interval.",
+        "",
+    ]
+    lines += _table(
+        [
+            "iteration cost",
+            "backup s, none",
+            "backup s, 1 µs sleep",
+            "duration ratio",
+            "guest p99 µs, none",
+            "guest p99 µs, 1 µs sleep",
+            "p99 ratio",
+        ],
+        rows,
+    )
     return lines
 
 
@@ -310,15 +405,19 @@ def citation(res: analysis.Results) -> str:
         src = mf.get("scenario_file") or "<scenario file>"
         where = f" --out {res.path}" if res.path is not None else ""
         command = f"backupsim run {src}{where}"
-        note = (" (no command was recorded, the batch was run from Python: this command reproduces it when "
-                f"the scenario file still resolves to hash {res.scenario_hash} with the same replications)")
+        note = (
+            " (no command was recorded, the batch was run from Python: this command reproduces it when "
+            f"the scenario file still resolves to hash {res.scenario_hash} with the same replications)"
+        )
     else:
         note = ""
     when = ""
     if mf.get("started") and mf.get("finished"):
         when = f" Batch of {mf.get('runs', len(res.runs))} runs, {mf['started']} to {mf['finished']}."
-    return (f"backupsim {version}, git commit `{commit}`, scenario `{res.name}` hash `{res.scenario_hash}`, "
-            f"root seed {mf.get('root_seed', 'unknown')}.{when} Reproduce with `{command}`{note}.")
+    return (
+        f"backupsim {version}, git commit `{commit}`, scenario `{res.name}` hash `{res.scenario_hash}`, "
+        f"root seed {mf.get('root_seed', 'unknown')}.{when} Reproduce with `{command}`{note}."
+    )
 
 
 class _Setup:
@@ -344,7 +443,7 @@ class _Setup:
                 self.described.add(k)
                 return [fmt(v) for v in values]
             if key.startswith(k + ".") and isinstance(values, list):
-                vs = [v.get(key[len(k) + 1:]) for v in values if isinstance(v, dict)]
+                vs = [v.get(key[len(k) + 1 :]) for v in values if isinstance(v, dict)]
                 if any(v is not None for v in vs):
                     self.described.add(k)
                     return ["-" if v is None else fmt(v) for v in vs]
@@ -363,8 +462,10 @@ def setup_paragraph(res: analysis.Results) -> str:
     """One paragraph: devices, guest, backup size and cluster, loop era(s), policies, replications."""
     scn = res.manifest.get("scenario", {})
     st = _Setup(scn)
-    parts = [f"Source disk `{st.show('disk.profile')}` (queue depth {st.show('disk.queue_depth')}), backup "
-             f"target `{st.show('target.profile')}` (queue depth {st.show('target.queue_depth')})."]
+    parts = [
+        f"Source disk `{st.show('disk.profile')}` (queue depth {st.show('disk.queue_depth')}), backup "
+        f"target `{st.show('target.profile')}` (queue depth {st.show('target.queue_depth')})."
+    ]
     parts.append(f"Guest: {_workload_text(st)}.")
     ds, cs = st.value("backup.disk_size"), st.value("backup.cluster_size")
     fixed = st.swept("backup.disk_size") is None and st.swept("backup.cluster_size") is None
@@ -373,16 +474,23 @@ def setup_paragraph(res: analysis.Results) -> str:
     on_off = "on" if serialize in (True, None) else "off"
     if st.swept("block.serialize_overlaps") is not None:
         on_off = st.show("block.serialize_overlaps")
-    parts.append(f"Backup: mode `{st.show('backup.mode')}`, {st.show('backup.disk_size', _fmt_size)} disk in "
-                 f"{st.show('backup.cluster_size', _fmt_size)} clusters{clusters}, starting "
-                 f"{st.show('backup.start', _fmt_time)} into the run (the guest warms up first); request "
-                 f"serialization {on_off}.")
-    parts.append(f"Event loop era: {st.show('loop.era')}; QEMU's timer floor is 250 µs in the 2013 loop and "
-                 f"none in the modern one.")
+    parts.append(
+        f"Backup: mode `{st.show('backup.mode')}`, {st.show('backup.disk_size', _fmt_size)} disk in "
+        f"{st.show('backup.cluster_size', _fmt_size)} clusters{clusters}, starting "
+        f"{st.show('backup.start', _fmt_time)} into the run (the guest warms up first); request "
+        f"serialization {on_off}."
+    )
+    parts.append(
+        f"Event loop era: {st.show('loop.era')}; QEMU's timer floor is 250 µs in the 2013 loop and "
+        f"none in the modern one."
+    )
     if isinstance(st.sweep.get("policy"), list):
         st.described.add("policy")
-        pols = "; ".join(analysis.point_label({f"policy.{k}": v for k, v in d.items()})
-                         for d in st.sweep["policy"] if isinstance(d, dict))
+        pols = "; ".join(
+            analysis.point_label({f"policy.{k}": v for k, v in d.items()})
+            for d in st.sweep["policy"]
+            if isinstance(d, dict)
+        )
         parts.append(f"Policies (swept): {pols}.")
     elif st.swept("policy.name") is not None:
         parts.append(f"Policies: {st.show('policy.name')}.")
@@ -391,17 +499,23 @@ def setup_paragraph(res: analysis.Results) -> str:
         parts.append(f"Policy: {analysis.point_label(pol)}.")
     others = [k for k in st.sweep if k not in st.described]
     if others:
-        parts.append("Also swept: " + "; ".join(
-            f"`{k}` = " + ", ".join(str(v) for v in st.sweep[k]) for k in others) + ".")
+        parts.append(
+            "Also swept: " + "; ".join(f"`{k}` = " + ", ".join(str(v) for v in st.sweep[k]) for k in others) + "."
+        )
     reps = scn.get("replications", "?")
     npts = len(res.points())
     cap = st.value("run.max_time")
     seed = res.manifest.get("root_seed", scn.get("root_seed", "?"))
-    parts.append(f"{reps} replication{'s' if reps != 1 else ''} of each of the {npts} sweep "
-                 f"point{'s' if npts != 1 else ''} ({len(res.runs)} runs, root seed {seed}); replication r "
-                 f"of every point has the same seed, so every policy sees the same guest requests"
-                 + (f"; a run still going after {_fmt_time(cap)} of simulated time ends as `timeout`."
-                    if isinstance(cap, int) else "."))
+    parts.append(
+        f"{reps} replication{'s' if reps != 1 else ''} of each of the {npts} sweep "
+        f"point{'s' if npts != 1 else ''} ({len(res.runs)} runs, root seed {seed}); replication r "
+        f"of every point has the same seed, so every policy sees the same guest requests"
+        + (
+            f"; a run still going after {_fmt_time(cap)} of simulated time ends as `timeout`."
+            if isinstance(cap, int)
+            else "."
+        )
+    )
     return " ".join(parts)
 
 
@@ -410,27 +524,32 @@ def _workload_text(st: _Setup) -> str:
     w = st.value("workload") or {}
     if isinstance(st.sweep.get("workload"), list):
         st.described.add("workload")
-        return "swept: " + "; ".join(", ".join(f"{k}={v}" for k, v in d.items())
-                                     for d in st.sweep["workload"])
+        return "swept: " + "; ".join(", ".join(f"{k}={v}" for k, v in d.items()) for d in st.sweep["workload"])
     kind = st.show("workload.kind")
     if kind == "none":
         return "none (an idle VM)"
     if kind == "fio":
-        txt = (f"fio-like closed loop, {st.show('workload.rw')}, {st.show('workload.rwmixread')}% reads, "
-               f"{st.show('workload.bs', _fmt_size)} blocks, iodepth {st.show('workload.iodepth')}")
+        txt = (
+            f"fio-like closed loop, {st.show('workload.rw')}, {st.show('workload.rwmixread')}% reads, "
+            f"{st.show('workload.bs', _fmt_size)} blocks, iodepth {st.show('workload.iodepth')}"
+        )
         if w.get("think_time") or st.swept("workload.think_time"):
             txt += f", think time {st.show('workload.think_time', _fmt_time)}"
         return txt
     from .config import describe_value
     from .workloads import REGISTRY
+
     fields = REGISTRY[kind].Config.model_fields if kind in REGISTRY else {}
 
     def fmt(k):
         f = fields.get(k)
         return (lambda v: describe_value(v, f)) if f is not None else str
 
-    rest = ", ".join(f"{k} {st.show('workload.' + k, fmt(k))}" for k, v in sorted(w.items())
-                     if k != "kind" and v not in (None, "", []))
+    rest = ", ".join(
+        f"{k} {st.show('workload.' + k, fmt(k))}"
+        for k, v in sorted(w.items())
+        if k != "kind" and v not in (None, "", [])
+    )
     return f"`{kind}`" + (f" ({rest})" if rest else "")
 
 
@@ -448,14 +567,17 @@ def _one_line(text: str) -> str:
 
 # ---------------------------------------------------------------- tables and numbers
 
+
 def _md(text: Any) -> str:
     """Text safe inside a pipe-table cell."""
     return _one_line(str(text)).replace("|", "\\|")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(_md(h) for h in header) + " |",
-           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    out = [
+        "| " + " | ".join(_md(h) for h in header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
     out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return out
 

@@ -17,9 +17,25 @@ BACKUP = 1
 class Request:
     """A read or write of ``nbytes`` at ``offset``, from the guest or the backup job."""
 
-    __slots__ = ("op", "offset", "nbytes", "origin", "index", "t_submit", "t_done",
-                 "c0", "c1", "cow_ns", "cow_clusters", "error", "waiters", "co",
-                 "on_done", "gen", "key")
+    __slots__ = (
+        "op",
+        "offset",
+        "nbytes",
+        "origin",
+        "index",
+        "t_submit",
+        "t_done",
+        "c0",
+        "c1",
+        "cow_ns",
+        "cow_clusters",
+        "error",
+        "waiters",
+        "co",
+        "on_done",
+        "gen",
+        "key",
+    )
 
     def __init__(self, op: int, offset: int, nbytes: int, origin: int = GUEST, index: int = -1):
         self.op = op
@@ -29,16 +45,16 @@ class Request:
         self.index = index
         self.t_submit = -1
         self.t_done = -1
-        self.c0 = 0            # first cluster touched (rounded out to the backup cluster size)
-        self.c1 = 0            # one past the last cluster touched
-        self.cow_ns = 0        # time this request spent in copy-before-write
+        self.c0 = 0  # first cluster touched (rounded out to the backup cluster size)
+        self.c1 = 0  # one past the last cluster touched
+        self.cow_ns = 0  # time this request spent in copy-before-write
         self.cow_clusters = 0  # clusters it copied before writing
         self.error = False
         self.waiters: list | None = None  # coroutines waiting for this request to end
-        self.co = None         # the coroutine serving this request, if any
-        self.on_done = None    # callback for the issuer (the guest) when it completes
-        self.gen = 0           # generation read (backup reads) for the content oracle
-        self.key = -1          # the number keying its random draws on the device (sim.rng.RequestDraws)
+        self.co = None  # the coroutine serving this request, if any
+        self.on_done = None  # callback for the issuer (the guest) when it completes
+        self.gen = 0  # generation read (backup reads) for the content oracle
+        self.key = -1  # the number keying its random draws on the device (sim.rng.RequestDraws)
 
     def __repr__(self) -> str:
         op = "R" if self.op == READ else "W"

@@ -100,7 +100,7 @@ class RequestDraws:
     """
 
     BLOCK = 4096
-    CACHED = 4                           # blocks kept per kind
+    CACHED = 4  # blocks kept per kind
 
     __slots__ = ("streams", "name", "sub", "_cache", "_gamma")
 
@@ -120,7 +120,7 @@ class RequestDraws:
             gen = self.streams.generator(self.name, *self.sub, kind, str(b))
             buf = blocks[b] = fill(gen).tolist()
             if len(blocks) > self.CACHED:
-                del blocks[next(iter(blocks))]   # the oldest block
+                del blocks[next(iter(blocks))]  # the oldest block
         return buf
 
     def uniform(self, kind: str, i: int) -> float:
@@ -135,8 +135,10 @@ class RequestDraws:
         """Gamma with mean 1 and shape ``shape``: draw ``i``."""
         kind = self._gamma.get(shape)
         if kind is None:
-            kind = self._gamma[shape] = (f"gamma:{shape!r}",
-                                         lambda gen: gen.gamma(shape, 1.0 / shape, RequestDraws.BLOCK))
+            kind = self._gamma[shape] = (
+                f"gamma:{shape!r}",
+                lambda gen: gen.gamma(shape, 1.0 / shape, RequestDraws.BLOCK),
+            )
         return self._block(kind[0], i >> 12, kind[1])[i & 4095]
 
 

@@ -47,7 +47,7 @@ def run_one(config: Config | dict | None = None, keep_model: bool = False) -> Ru
     baseline = None
     if cfg.run.baseline and model.job is not None:
         baseline = Model(cfg, with_backup=False, trace=False).run(until=model.t_end)
-    frame = guest_frame(model.guest)   # built once, shared by every metric
+    frame = guest_frame(model.guest)  # built once, shared by every metric
     summary = {"seed": cfg.run.seed, "replication": cfg.run.replication, **summarize(model, baseline, frame)}
     return RunResult(
         config=cfg,
@@ -66,7 +66,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; results are ordinary files
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
     try:
         write(Path(tmp))
         os.replace(tmp, path)

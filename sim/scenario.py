@@ -44,14 +44,26 @@ import numpy as np
 from . import units
 from .config import Config, ConfigError, build_config, check_strings, expand_dotted, merge
 
-__all__ = ["Scenario", "ScenarioError", "RunSpec", "load_scenario", "scenario_from_dict", "run_seed",
-           "memory_estimate", "available_memory", "MemoryEstimate", "merged_sweep"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "RunSpec",
+    "load_scenario",
+    "scenario_from_dict",
+    "run_seed",
+    "memory_estimate",
+    "available_memory",
+    "MemoryEstimate",
+    "merged_sweep",
+]
 
 ScenarioError = ConfigError
 
 _TOP = {"name", "description", "root_seed", "replications", "base", "sweep"}
-_NO_SEED = ("no value: in a scenario every run's seed comes from root_seed (replication r runs with child r "
-            "of SeedSequence(root_seed)); change root_seed in the scenario file instead")
+_NO_SEED = (
+    "no value: in a scenario every run's seed comes from root_seed (replication r runs with child r "
+    "of SeedSequence(root_seed)); change root_seed in the scenario file instead"
+)
 
 
 def _seed_keys(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -143,11 +155,12 @@ class Scenario:
     def resolved(self) -> dict:
         """The scenario with every default filled in: base as resolved, sweep as given."""
         return {
-            "name": self.name, "description": self.description, "root_seed": self.root_seed,
+            "name": self.name,
+            "description": self.description,
+            "root_seed": self.root_seed,
             "replications": self.replications,
             "base": build_config(self.base, self.source).to_dict(),
-            "sweep": _jsonable(self.sweeps[0] if len(self.sweeps) == 1 else
-                               {} if not self.sweeps else self.sweeps),
+            "sweep": _jsonable(self.sweeps[0] if len(self.sweeps) == 1 else {} if not self.sweeps else self.sweeps),
         }
 
     def hash(self) -> str:
@@ -166,10 +179,16 @@ class Scenario:
         for key, value in _seed_keys(expand_dotted(sets)):
             raise ScenarioError(key, value, _NO_SEED, "--set")
         base = merge(self.base, expand_dotted(sets))
-        sweeps = [{k: v for k, v in block.items() if not any(_related(k, s) for s in sets)}
-                  for block in self.sweeps]
-        scn = Scenario(self.name, self.description, self.root_seed,
-                       self.replications if replications is None else replications, base, sweeps, self.source)
+        sweeps = [{k: v for k, v in block.items() if not any(_related(k, s) for s in sets)} for block in self.sweeps]
+        scn = Scenario(
+            self.name,
+            self.description,
+            self.root_seed,
+            self.replications if replications is None else replications,
+            base,
+            sweeps,
+            self.source,
+        )
         scn.validate()
         return scn
 
@@ -189,7 +208,7 @@ class Scenario:
         """
         if self.replications < 1:
             raise ScenarioError("replications", self.replications, "an integer >= 1", self.source)
-        try:   # the base first: a mistake there is reported at its own key, not at a sweep key
+        try:  # the base first: a mistake there is reported at its own key, not at a sweep key
             build_config(self.base, self.source)
         except ConfigError as e:
             raise ScenarioError(prefix + e.key, e.value, e.expected, self.source) from None
@@ -202,9 +221,13 @@ class Scenario:
         for i, key in enumerate(keys):
             for other in keys[:i]:
                 if _related(key, other):
-                    raise ScenarioError(f"sweep.{key}", block[key], f"a key that does not overlap another "
-                                        f"swept key (it overlaps sweep key '{other}': sweep one or the other)",
-                                        self.source)
+                    raise ScenarioError(
+                        f"sweep.{key}",
+                        block[key],
+                        f"a key that does not overlap another "
+                        f"swept key (it overlaps sweep key '{other}': sweep one or the other)",
+                        self.source,
+                    )
         for key, values in block.items():
             seen: dict[str, int] = {}
             for j, v in enumerate(values):
@@ -218,8 +241,13 @@ class Scenario:
                 resolved = json.dumps(cfg.to_dict(), sort_keys=True)
                 if resolved in seen:
                     first = seen[resolved]
-                    raise ScenarioError(f"sweep.{key}", v, f"distinct values (value {j + 1} gives the same "
-                                        f"configuration as value {first + 1}, {values[first]!r})", self.source)
+                    raise ScenarioError(
+                        f"sweep.{key}",
+                        v,
+                        f"distinct values (value {j + 1} gives the same "
+                        f"configuration as value {first + 1}, {values[first]!r})",
+                        self.source,
+                    )
                 seen[resolved] = j
 
     def _check_memory(self, prefix: str) -> None:
@@ -231,11 +259,19 @@ class Scenario:
         nruns = npoints * self.replications
         batch = nruns * RUN_SPEC_BYTES
         if batch > avail:
-            key, value = ("replications", self.replications) if self.replications >= npoints else (
-                "sweep", f"{npoints} sweep points")
-            raise ScenarioError(key, value, f"a batch that fits in memory: {nruns} runs x {_fmt(RUN_SPEC_BYTES)} "
-                                f"per run = {_fmt(batch)} before the first run starts, more than the "
-                                f"{_fmt(avail)} available", self.source)
+            key, value = (
+                ("replications", self.replications)
+                if self.replications >= npoints
+                else ("sweep", f"{npoints} sweep points")
+            )
+            raise ScenarioError(
+                key,
+                value,
+                f"a batch that fits in memory: {nruns} runs x {_fmt(RUN_SPEC_BYTES)} "
+                f"per run = {_fmt(batch)} before the first run starts, more than the "
+                f"{_fmt(avail)} available",
+                self.source,
+            )
         for point in self.points():
             est = memory_estimate(self._point_config(point))
             batch += self.replications * est.timeline_rows * TIMELINE_ROW_BYTES
@@ -248,13 +284,15 @@ class Scenario:
                     shown, value = key, self.replications
                 else:
                     shown, value = prefix + key, _lookup(self.base, key, est.values.get(key))
-                where = (" at sweep point " + ", ".join(f"{k}={v!r}" for k, v in flatten_swept(point).items())
-                         if point else "")
+                where = (
+                    " at sweep point " + ", ".join(f"{k}={v!r}" for k, v in flatten_swept(point).items())
+                    if point
+                    else ""
+                )
                 if est.total > avail:
                     detail = f"a run that fits in memory: it needs about {est.describe()}{where}"
                 else:
-                    detail = (f"a batch that fits in memory: its {nruns} runs' timelines need about "
-                              f"{_fmt(batch)}")
+                    detail = f"a batch that fits in memory: its {nruns} runs' timelines need about {_fmt(batch)}"
                 raise ScenarioError(shown, value, f"{detail}, more than the {_fmt(avail)} available", self.source)
 
 
@@ -296,10 +334,22 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
             raise ScenarioError(key, data[key], "one of the top-level keys " + ", ".join(sorted(_TOP)), source)
     check_strings(data, "", source)
     name = data.get("name", Path(source).stem if source != "<scenario>" else "scenario")
-    if (not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith(".")
-            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name) or len(name.encode("utf-8", "replace")) > 200):
-        raise ScenarioError("name", name, "a non-empty name usable as a folder name (no '/', no leading '.', "
-                            "no control characters, at most 200 bytes)", source)
+    if (
+        not isinstance(name, str)
+        or not name
+        or "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)
+        or len(name.encode("utf-8", "replace")) > 200
+    ):
+        raise ScenarioError(
+            "name",
+            name,
+            "a non-empty name usable as a folder name (no '/', no leading '.', "
+            "no control characters, at most 200 bytes)",
+            source,
+        )
     desc = data.get("description", "")
     if not isinstance(desc, str):
         raise ScenarioError("description", desc, "a string", source)
@@ -320,7 +370,7 @@ def scenario_from_dict(data: dict, source: str = "<scenario>") -> Scenario:
         raise ScenarioError("base." + key, value, _NO_SEED, source)
     sweep = data.get("sweep", {})
     if isinstance(sweep, list) and sweep and all(isinstance(b, dict) for b in sweep):
-        blocks = [_sweep_block(b, source) for b in sweep]   # [[sweep]] tables: their points one after another
+        blocks = [_sweep_block(b, source) for b in sweep]  # [[sweep]] tables: their points one after another
     elif isinstance(sweep, dict):
         blocks = [_sweep_block(sweep, source)]
     else:
@@ -347,10 +397,14 @@ def _sweep_block(sweep: dict, source: str) -> dict[str, list]:
     flat_sweep: dict[str, list] = {}
     for key, values in sweep.items():
         items = [(f"{key}.{k}", v) for k, v in values.items()] if isinstance(values, dict) else [(key, values)]
-        for k, v in items:   # [sweep.workload] iodepth = [...] spelled as a sub-table
+        for k, v in items:  # [sweep.workload] iodepth = [...] spelled as a sub-table
             if k in flat_sweep:
-                raise ScenarioError(f"sweep.{k}", v, "a key swept once (it is given twice, as a dotted key "
-                                    "and inside a [sweep] sub-table)", source)
+                raise ScenarioError(
+                    f"sweep.{k}",
+                    v,
+                    "a key swept once (it is given twice, as a dotted key and inside a [sweep] sub-table)",
+                    source,
+                )
             flat_sweep[k] = v
     for key, values in flat_sweep.items():
         if not isinstance(values, list):
@@ -375,16 +429,18 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise ScenarioError("(file)", source, f"a UTF-8 text file (byte 0x{raw[e.start]:02x} on line {line} "
-                            "is not UTF-8)", source) from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise ScenarioError(
+            "(file)", source, f"a UTF-8 text file (byte 0x{raw[e.start]:02x} on line {line} is not UTF-8)", source
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("(syntax)", str(e), "valid TOML", source) from None
-    except ValueError as e:   # an integer of more than 4300 digits
-        raise ScenarioError("(syntax)", str(e).split(";")[0], "valid TOML with numbers of a sane size",
-                            source) from None
+    except ValueError as e:  # an integer of more than 4300 digits
+        raise ScenarioError(
+            "(syntax)", str(e).split(";")[0], "valid TOML with numbers of a sane size", source
+        ) from None
     except RecursionError:
         raise ScenarioError("(syntax)", "arrays or tables nested too deeply", "valid TOML", source) from None
     return scenario_from_dict(data, source)
@@ -440,8 +496,7 @@ class MemoryEstimate:
         if self.clusters:
             parts.append(f"{self.clusters} clusters x {self.cluster_bytes} B")
         if self.requests:
-            parts.append(f"{self.requests} guest requests in {self.duration / 1e9:.4g} s "
-                         f"x {self.request_bytes} B")
+            parts.append(f"{self.requests} guest requests in {self.duration / 1e9:.4g} s x {self.request_bytes} B")
         if self.timeline_rows:
             parts.append(f"{self.timeline_rows} timeline rows x {TIMELINE_ROW_BYTES} B")
         return f"{_fmt(self.total)} (" + " + ".join(parts) + ")"
@@ -468,25 +523,33 @@ def memory_estimate(cfg: Config) -> MemoryEstimate:
     requests = _requests(cfg.workload, cfg, guest_t)
     rows = -(-t_end // run.timeline_window) if t_end else 1
     per_cluster = CLUSTER_BYTES + (TRACE_CLUSTER_BYTES if run.trace else 0)
-    per_request = (REQUEST_BYTES + (BASELINE_REQUEST_BYTES if run.baseline and backup else 0)
-                   + (TRACE_REQUEST_BYTES if run.trace else 0))
+    per_request = (
+        REQUEST_BYTES
+        + (BASELINE_REQUEST_BYTES if run.baseline and backup else 0)
+        + (TRACE_REQUEST_BYTES if run.trace else 0)
+    )
     parts = {
         "backup.disk_size": clusters * per_cluster,
         "requests": requests * per_request,
         "run.timeline_window": rows * TIMELINE_ROW_BYTES,
     }
     key = max(parts, key=parts.get)
-    if key == "requests":   # the lever: what bounds the time the guest runs
+    if key == "requests":  # the lever: what bounds the time the guest runs
         if isinstance(cfg.workload.duration, int) and cfg.workload.duration <= t_end:
             key = "workload.duration"
         else:
             key = "run.max_time" if t_end >= run.max_time else "backup.disk_size"
-    values = {"backup.disk_size": units.format_size(b.disk_size), "run.max_time": units.format_time(run.max_time),
-              "run.timeline_window": units.format_time(run.timeline_window),
-              "workload.duration": cfg.workload.duration if not isinstance(cfg.workload.duration, int)
-              else units.format_time(cfg.workload.duration)}
-    return MemoryEstimate(clusters, requests, rows, guest_t, per_cluster, per_request,
-                          PROCESS_BYTES + sum(parts.values()), key, values)
+    values = {
+        "backup.disk_size": units.format_size(b.disk_size),
+        "run.max_time": units.format_time(run.max_time),
+        "run.timeline_window": units.format_time(run.timeline_window),
+        "workload.duration": cfg.workload.duration
+        if not isinstance(cfg.workload.duration, int)
+        else units.format_time(cfg.workload.duration),
+    }
+    return MemoryEstimate(
+        clusters, requests, rows, guest_t, per_cluster, per_request, PROCESS_BYTES + sum(parts.values()), key, values
+    )
 
 
 def _run_time(cfg: Config) -> int:
@@ -513,12 +576,12 @@ def _requests(w, cfg: Config, t: int) -> int:
     """About how many requests the guest ``w`` issues in ``t`` ns."""
     kind = w.kind
     if kind == "multi":
-        return sum(_requests(s, cfg, t if not isinstance(s.duration, int) else min(t, s.duration))
-                   for s in w.streams)
+        return sum(_requests(s, cfg, t if not isinstance(s.duration, int) else min(t, s.duration)) for s in w.streams)
     if kind == "script":
         return len(w.requests)
     if kind == "trace":
         from .workloads.trace import trace_stats
+
         st = trace_stats(w.path, w.format, w.device, w.start)
         if not w.loop:
             return st.records

@@ -61,16 +61,31 @@ import pyarrow.parquet as pq
 
 from .runner import atomic_write
 
-__all__ = ["ResultStore", "ResultsError", "load_results", "generation", "read_parquet", "LINKED", "CURRENT",
-           "BATCH_KEY"]
+__all__ = [
+    "ResultStore",
+    "ResultsError",
+    "load_results",
+    "generation",
+    "read_parquet",
+    "LINKED",
+    "CURRENT",
+    "BATCH_KEY",
+]
 
 CURRENT = "current"
 PARTS = ".parts"
 LOCK = ".lock"
 OWNER = ".lock.owner"
 #: The names in a results folder that are symlinks into ``current/``.
-LINKED = ("runs.parquet", "runs.csv", "timeline.parquet", "latency_hist.parquet", "manifest.json", "report.md",
-          "figures")
+LINKED = (
+    "runs.parquet",
+    "runs.csv",
+    "timeline.parquet",
+    "latency_hist.parquet",
+    "manifest.json",
+    "report.md",
+    "figures",
+)
 #: Parquet schema metadata key holding the batch id.
 BATCH_KEY = b"backupsim.batch"
 PART_FORMAT = 1
@@ -133,8 +148,9 @@ def read_parquet(path: Path, shown: str | Path | None = None) -> tuple[pd.DataFr
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException, ValueError) as e:
-        raise ResultsError(f"{shown or path}: not a readable Parquet file ({_first_line(e)}); "
-                           "rerun `backupsim run` for this folder", 2) from None
+        raise ResultsError(
+            f"{shown or path}: not a readable Parquet file ({_first_line(e)}); rerun `backupsim run` for this folder", 2
+        ) from None
     meta = table.schema.metadata or {}
     batch = meta.get(BATCH_KEY)
     return table.to_pandas(), batch.decode() if batch is not None else None
@@ -147,8 +163,9 @@ def read_manifest(path: Path, shown: str | Path | None = None) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultsError(f"{shown or path}: not a readable manifest ({_first_line(e)}); "
-                           "rerun `backupsim run` for this folder", 2) from None
+        raise ResultsError(
+            f"{shown or path}: not a readable manifest ({_first_line(e)}); rerun `backupsim run` for this folder", 2
+        ) from None
     if not isinstance(data, dict):
         raise ResultsError(f"{shown or path}: not a manifest (a JSON object); rerun `backupsim run`", 2)
     return data
@@ -165,8 +182,12 @@ class ResultStore:
     # ------------------------------------------------------------ lock
 
     @contextlib.contextmanager
-    def locked(self, wait: float | None = 0, command: str = "",
-               hint: str = "rerun with --wait to wait for it, or use another --out") -> Iterator[ResultStore]:
+    def locked(
+        self,
+        wait: float | None = 0,
+        command: str = "",
+        hint: str = "rerun with --wait to wait for it, or use another --out",
+    ) -> Iterator[ResultStore]:
         """Hold the folder's lock; ``wait``: seconds to wait for another holder (0 refuse, None forever).
 
         Raises :class:`ResultsError` (status 2) naming the holder when the
@@ -179,8 +200,9 @@ class ResultStore:
         try:
             lock.acquire(timeout=-1 if wait is None else max(wait, 0.0), poll_interval=0.1)
         except Timeout:
-            raise ResultsError(f"{self.root}: another batch is writing this results folder ({self.holder()}); "
-                               f"{hint}", 2) from None
+            raise ResultsError(
+                f"{self.root}: another batch is writing this results folder ({self.holder()}); {hint}", 2
+            ) from None
         try:
             owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso(), "command": command}
             atomic_write(self.root / OWNER, lambda p: p.write_text(json.dumps(owner) + "\n"))
@@ -258,8 +280,10 @@ class ResultStore:
             files[kind] = _sha256(path)
         doc = {"format": PART_FORMAT, "identity": key, "summary": summary, "files": files}
         doc["check"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
-        atomic_write(self._part(key, "summary.json"),
-                     lambda p: p.write_text(json.dumps(doc, sort_keys=True, allow_nan=True), encoding="utf-8"))
+        atomic_write(
+            self._part(key, "summary.json"),
+            lambda p: p.write_text(json.dumps(doc, sort_keys=True, allow_nan=True), encoding="utf-8"),
+        )
 
     def summary(self, key: str) -> dict:
         return json.loads(self._part(key, "summary.json").read_text(encoding="utf-8"))["summary"]
@@ -280,9 +304,16 @@ class ResultStore:
         rows, timelines, hists = [], [], []
         for spec, key in zip(specs, keys):
             s = self.summary(key)
-            rows.append({"run_id": spec.run_id, "point": spec.point, "replication": spec.replication,
-                         "seed": s["seed"], **spec.swept,
-                         **{k: v for k, v in s.items() if k not in ("seed", "replication")}})
+            rows.append(
+                {
+                    "run_id": spec.run_id,
+                    "point": spec.point,
+                    "replication": spec.replication,
+                    "seed": s["seed"],
+                    **spec.swept,
+                    **{k: v for k, v in s.items() if k not in ("seed", "replication")},
+                }
+            )
             tl, _ = read_parquet(self._part(key, "timeline.parquet"))
             tl.insert(0, "run_id", spec.run_id)
             timelines.append(tl)
@@ -293,14 +324,19 @@ class ResultStore:
         staging = self.root / f".staging-{secrets.token_hex(6)}"
         staging.mkdir()
         try:
-            atomic_write(staging / "timeline.parquet",
-                         lambda p: _write_parquet(pd.concat(timelines, ignore_index=True), p, batch_id))
-            atomic_write(staging / "latency_hist.parquet",
-                         lambda p: _write_parquet(pd.concat(hists, ignore_index=True), p, batch_id))
+            atomic_write(
+                staging / "timeline.parquet",
+                lambda p: _write_parquet(pd.concat(timelines, ignore_index=True), p, batch_id),
+            )
+            atomic_write(
+                staging / "latency_hist.parquet",
+                lambda p: _write_parquet(pd.concat(hists, ignore_index=True), p, batch_id),
+            )
             atomic_write(staging / "runs.parquet", lambda p: _write_parquet(runs, p, batch_id))
             atomic_write(staging / "runs.csv", lambda p: runs.to_csv(p, index=False))
-            atomic_write(staging / "manifest.json",
-                         lambda p: p.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n"))
+            atomic_write(
+                staging / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -312,12 +348,12 @@ class ResultStore:
         os.rename(staging, gen)
         cur = self.root / CURRENT
         previous = os.readlink(cur) if cur.is_symlink() else None
-        self._symlink(gen.name, cur)                      # the one atomic step
+        self._symlink(gen.name, cur)  # the one atomic step
         for name in LINKED:
             link = self.root / name
             if link.is_symlink() and os.readlink(link) == f"{CURRENT}/{name}":
                 continue
-            if link.is_dir() and not link.is_symlink():   # figures/ of a folder from before generations
+            if link.is_dir() and not link.is_symlink():  # figures/ of a folder from before generations
                 aside = self.root / f".staging-old-{name}-{secrets.token_hex(4)}"
                 os.rename(link, aside)
                 shutil.rmtree(aside, ignore_errors=True)
@@ -355,12 +391,12 @@ def git_commit() -> str:
     """The commit of the backupsim source tree, with ``-dirty`` if it has changes, or ``unknown``."""
     here = Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if head.returncode:
             return "unknown"
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -40,8 +40,15 @@ _SIZE = {"": 1, "B": 1, **{p + "B": f for p, f in _SI.items()}, **{p + "B": f fo
 # bits per second, as a Fraction of bytes per second
 _BITS = {"bit": Fraction(1, 8), **{p + s: Fraction(f, 8) for p, f in _SI.items() for s in ("b", "bit")}}
 _TIME = {
-    "": 1, "ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9,
-    "min": 60 * 10**9, "h": 3600 * 10**9,
+    "": 1,
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "μs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "min": 60 * 10**9,
+    "h": 3600 * 10**9,
 }
 
 _SIZE_UNITS = "B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)"

@@ -7,14 +7,29 @@ import pytest
 
 def fixed_device(base: str = "100us", bw: int = 655_360_000, qd: int = 1, **extra) -> dict:
     """A device whose every base cost is ``base``; 64 KiB moves in 100 us at the default ``bw``."""
-    return {"profile": "custom", "queue_depth": qd, "read_seq_base": base, "read_rand_base": base,
-            "write_seq_base": base, "write_rand_base": base, "read_bw": bw, "write_bw": bw, **extra}
+    return {
+        "profile": "custom",
+        "queue_depth": qd,
+        "read_seq_base": base,
+        "read_rand_base": base,
+        "write_seq_base": base,
+        "write_rand_base": base,
+        "read_bw": bw,
+        "write_bw": bw,
+        **extra,
+    }
 
 
 def unit_loop(era: str = "modern", cost: str = "1us", iteration_cost: str = "0ns") -> dict:
     """Every handler costs ``cost``; no CPU between an iteration's handlers and its timers unless asked."""
-    return {"era": era, "submit_cost": cost, "complete_cost": cost, "backup_step_cost": cost, "wake_cost": cost,
-            "iteration_cost": iteration_cost}
+    return {
+        "era": era,
+        "submit_cost": cost,
+        "complete_cost": cost,
+        "backup_step_cost": cost,
+        "wake_cost": cost,
+        "iteration_cost": iteration_cost,
+    }
 
 
 def free_loop(era: str = "modern") -> dict:
@@ -26,8 +41,11 @@ def tiny() -> dict:
     """Two 64 KiB clusters, fixed 100 us devices, 1 us loop costs, no guest."""
     return {
         "backup": {"disk_size": "128KiB", "cluster_size": "64KiB", "start": "1ms"},
-        "disk": fixed_device(), "target": fixed_device(), "loop": unit_loop(),
-        "policy": {"name": "none"}, "workload": {"kind": "none"},
+        "disk": fixed_device(),
+        "target": fixed_device(),
+        "loop": unit_loop(),
+        "policy": {"name": "none"},
+        "workload": {"kind": "none"},
         "run": {"baseline": False},
     }
 

@@ -17,8 +17,17 @@ from sim import analysis
 from sim.metrics import HIST_EDGES_NS
 
 # Two-sided 95% / 99% Student-t critical values (any statistics table).
-T_TABLE = [(0.95, 1, 12.7062), (0.95, 2, 4.3027), (0.95, 3, 3.1824), (0.95, 4, 2.7764), (0.95, 9, 2.2622),
-           (0.95, 29, 2.0452), (0.95, 100, 1.9840), (0.99, 10, 3.1693), (0.90, 5, 2.0150)]
+T_TABLE = [
+    (0.95, 1, 12.7062),
+    (0.95, 2, 4.3027),
+    (0.95, 3, 3.1824),
+    (0.95, 4, 2.7764),
+    (0.95, 9, 2.2622),
+    (0.95, 29, 2.0452),
+    (0.95, 100, 1.9840),
+    (0.99, 10, 3.1693),
+    (0.90, 5, 2.0150),
+]
 
 TINY = tiny_batch("tiny", 7)
 
@@ -35,13 +44,14 @@ def tiny_results(tmp_path_factory):
 
 # ---------------------------------------------------------------- intervals
 
+
 @pytest.mark.parametrize("conf,df,expected", T_TABLE)
 def test_t_critical_matches_tables(conf, df, expected):
     assert analysis.t_critical(conf, df) == pytest.approx(expected, abs=6e-4)
 
 
 def test_mean_ci_textbook():
-    x = [10.0, 12.0, 14.0]          # mean 12, s = 2
+    x = [10.0, 12.0, 14.0]  # mean 12, s = 2
     m, lo, hi, n = analysis.mean_ci(x)
     half = 4.302653 * 2.0 / math.sqrt(3)
     assert (m, n) == (12.0, 3)
@@ -70,19 +80,21 @@ def test_geomean_ci_on_logs():
 
 def _runs_table():
     """Two sweep points, three replications each; point 1 timed out once."""
-    return pd.DataFrame({
-        "run_id": [f"r{i}" for i in range(6)],
-        "point": [0, 0, 0, 1, 1, 1],
-        "replication": [0, 1, 2, 0, 1, 2],
-        "seed": [1, 2, 3, 1, 2, 3],
-        "policy.name": ["none"] * 3 + ["fixed-sleep"] * 3,
-        "policy.sleep": [None] * 3 + ["1us"] * 3,
-        "status": ["completed"] * 5 + ["timeout"],
-        "consistent": [True] * 6,
-        "backup_duration_s": [10.0, 12.0, 14.0, 20.0, 20.0, 20.0],
-        "slowdown_p99": [2.0, 8.0, 4.0, 1.0, 1.0, 1.0],
-        "guest_p99_us": [100.0, 110.0, float("nan"), 50.0, 60.0, 70.0],
-    })
+    return pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(6)],
+            "point": [0, 0, 0, 1, 1, 1],
+            "replication": [0, 1, 2, 0, 1, 2],
+            "seed": [1, 2, 3, 1, 2, 3],
+            "policy.name": ["none"] * 3 + ["fixed-sleep"] * 3,
+            "policy.sleep": [None] * 3 + ["1us"] * 3,
+            "status": ["completed"] * 5 + ["timeout"],
+            "consistent": [True] * 6,
+            "backup_duration_s": [10.0, 12.0, 14.0, 20.0, 20.0, 20.0],
+            "slowdown_p99": [2.0, 8.0, 4.0, 1.0, 1.0, 1.0],
+            "guest_p99_us": [100.0, 110.0, float("nan"), 50.0, 60.0, 70.0],
+        }
+    )
 
 
 def test_aggregate_per_point():
@@ -91,7 +103,7 @@ def test_aggregate_per_point():
     assert agg.loc[0, "label"] == "none" and agg.loc[1, "label"] == "fixed-sleep sleep=1us"
     assert agg.loc[0, "backup_duration_s"] == 12.0
     assert agg.loc[0, "backup_duration_s_hi"] == pytest.approx(12.0 + 4.302653 * 2 / math.sqrt(3), rel=1e-6)
-    assert agg.loc[0, "slowdown_p99"] == pytest.approx(4.0)          # geometric mean of 2, 8, 4
+    assert agg.loc[0, "slowdown_p99"] == pytest.approx(4.0)  # geometric mean of 2, 8, 4
     assert agg.loc[0, "guest_p99_us"] == 105.0 and agg.loc[0, "guest_p99_us_n"] == 2
     assert agg.loc[1, "backup_duration_s_lo"] == agg.loc[1, "backup_duration_s_hi"] == 20.0
     assert agg.loc[0, "status"] == "completed 3"
@@ -110,17 +122,16 @@ def test_paired_difference_uses_replication_pairs():
     assert d["estimate"] == pytest.approx(np.mean(diffs))
     assert d["lo"] == pytest.approx(8.0 - half, rel=1e-6)
     r = analysis.paired_difference(runs, 1, 0, "slowdown_p99")
-    assert r["kind"] == "ratio" and r["estimate"] == pytest.approx(0.25)   # geomean of 1/2, 1/8, 1/4
+    assert r["kind"] == "ratio" and r["estimate"] == pytest.approx(0.25)  # geomean of 1/2, 1/8, 1/4
     g = analysis.paired_difference(runs, 1, 0, "guest_p99_us")
-    assert g["n"] == 2                                                      # the NaN replication is left out
+    assert g["n"] == 2  # the NaN replication is left out
 
 
 # ---------------------------------------------------------------- Pareto
 
+
 def test_pareto_front_hand_made():
-    t = pd.DataFrame({"x": [1, 2, 3, 4, 2, np.nan, 2, 5],
-                      "y": [5, 3, 3, 1, 4, 0, 3, 1]},
-                     index=list("ABCDEFGH"))
+    t = pd.DataFrame({"x": [1, 2, 3, 4, 2, np.nan, 2, 5], "y": [5, 3, 3, 1, 4, 0, 3, 1]}, index=list("ABCDEFGH"))
     front = analysis.pareto_front(t, "x", "y")
     # A (fastest), B and its twin G, D (best y); C, E, H dominated; F has no x
     assert front[front].index.tolist() == ["A", "B", "D", "G"]
@@ -128,17 +139,20 @@ def test_pareto_front_hand_made():
 
 # ---------------------------------------------------------------- pooled latency
 
+
 def _hist(samples_ns, run_id, op="write"):
     counts, _ = np.histogram(np.clip(samples_ns, HIST_EDGES_NS[0], HIST_EDGES_NS[-1] - 1), bins=HIST_EDGES_NS)
-    return pd.DataFrame({"run_id": run_id, "op": op, "lo_ns": HIST_EDGES_NS[:-1], "hi_ns": HIST_EDGES_NS[1:],
-                         "count": counts})
+    return pd.DataFrame(
+        {"run_id": run_id, "op": op, "lo_ns": HIST_EDGES_NS[:-1], "hi_ns": HIST_EDGES_NS[1:], "count": counts}
+    )
 
 
 def test_pooled_percentiles_match_numpy_within_one_bin():
     rng = np.random.default_rng(3)
     parts = [rng.lognormal(mean=np.log(200_000), sigma=1.2, size=n) for n in (5_000, 20_000, 9_000)]
-    hist = pd.concat([_hist(p, f"r{i}") for i, p in enumerate(parts)] + [_hist(parts[0], "r0", "read")],
-                     ignore_index=True)
+    hist = pd.concat(
+        [_hist(p, f"r{i}") for i, p in enumerate(parts)] + [_hist(parts[0], "r0", "read")], ignore_index=True
+    )
     pooled = analysis.pooled_histogram(hist, ["r0", "r1", "r2"], "write")
     everything = np.concatenate(parts)
     direct = _hist(everything, "all")
@@ -171,20 +185,31 @@ def test_hist_cdf_runs_from_zero_to_one():
 
 # ---------------------------------------------------------------- labels and points
 
+
 def test_point_labels():
-    assert analysis.point_label({"policy.name": "fixed-sleep", "policy.sleep": "1us", "loop.era": "2013"}) \
+    assert (
+        analysis.point_label({"policy.name": "fixed-sleep", "policy.sleep": "1us", "loop.era": "2013"})
         == "fixed-sleep sleep=1us, era 2013"
-    assert analysis.point_label({"policy.name": "none", "policy.sleep": float("nan"), "loop.era": "modern"}) \
+    )
+    assert (
+        analysis.point_label({"policy.name": "none", "policy.sleep": float("nan"), "loop.era": "modern"})
         == "none, era modern"
-    assert analysis.point_label({"disk.profile": "hdd", "target.profile": "nvme", "workload.iodepth": 8}) \
+    )
+    assert (
+        analysis.point_label({"disk.profile": "hdd", "target.profile": "nvme", "workload.iodepth": 8})
         == "disk.profile=hdd, target.profile=nvme, iodepth=8"
+    )
     assert analysis.point_label({}) == "base configuration"
 
 
 def test_find_points_same_setup():
-    pts = pd.DataFrame({"policy.name": ["none", "none", "fixed-sleep", "fixed-sleep"],
-                        "policy.sleep": [None, None, "1us", "1us"],
-                        "loop.era": ["2013", "modern", "2013", "modern"]})
+    pts = pd.DataFrame(
+        {
+            "policy.name": ["none", "none", "fixed-sleep", "fixed-sleep"],
+            "policy.sleep": [None, None, "1us", "1us"],
+            "loop.era": ["2013", "modern", "2013", "modern"],
+        }
+    )
     pts["label"] = ""
     assert analysis.find_points(pts, {"policy.name": "none"}, like=3) == [1]
     assert analysis.find_points(pts, {"policy.name": "fixed-sleep", "loop.era": "modern"}) == [3]
@@ -192,6 +217,7 @@ def test_find_points_same_setup():
 
 
 # ---------------------------------------------------------------- a real results folder
+
 
 def test_load_and_aggregate_real_batch(tiny_results):
     res = analysis.load(tiny_results)

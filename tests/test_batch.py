@@ -76,8 +76,10 @@ def test_killed_batch_resumes_to_the_same_files(tmp_path):
     full = tmp_path / "full"
     run_batch(load_scenario(f), full, jobs=1, progress=False)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(f), "--out", str(out), "--jobs", "1",
-                             "--quiet"], start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", str(f), "--out", str(out), "--jobs", "1", "--quiet"],
+        start_new_session=True,
+    )
     parts = out / ".parts"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(parts.glob("*.summary.json"))) < 1:
@@ -98,14 +100,16 @@ def test_dask_local_cluster_equals_local(tmp_path):
     pytest.importorskip("distributed")
     f = _scenario(tmp_path)
     assert main(["run", str(f), "--out", str(tmp_path / "local"), "--jobs", "1", "--quiet"]) == 0
-    assert main(["run", str(f), "--out", str(tmp_path / "dask"), "--executor", "dask", "--jobs", "2",
-                 "--quiet"]) == 0
+    assert main(["run", str(f), "--out", str(tmp_path / "dask"), "--executor", "dask", "--jobs", "2", "--quiet"]) == 0
     _same_files(tmp_path / "local", tmp_path / "dask")
 
 
 def test_progress_is_quiet_when_not_a_tty(tmp_path):
     f = _scenario(tmp_path)
-    r = subprocess.run([sys.executable, "-m", "sim", "run", str(f), "--out", str(tmp_path / "p"), "--jobs", "1"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(f), "--out", str(tmp_path / "p"), "--jobs", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0
     assert "it/s" not in r.stderr and "run/s" not in r.stderr and "%|" not in r.stderr

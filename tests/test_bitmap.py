@@ -50,11 +50,16 @@ def test_out_of_range_is_an_error():
         raise AssertionError(f"get({bad}) did not raise")
 
 
-@given(n=st.integers(1, 300), first=st.lists(st.booleans(), max_size=300), other=st.lists(st.booleans(), max_size=300),
-       start8=st.integers(0, 37))
+@given(
+    n=st.integers(1, 300),
+    first=st.lists(st.booleans(), max_size=300),
+    other=st.lists(st.booleans(), max_size=300),
+    start8=st.integers(0, 37),
+)
 @settings(max_examples=200, deadline=None)
 def test_bulk_set_operations_match_a_set(n, first, other, start8):
     import numpy as np
+
     bm, ref = CopyBitmap(n), set()
     start = min(start8 * 8, (n // 8) * 8)
     mask = np.array(first[: n - start], dtype=bool)

@@ -11,12 +11,18 @@ CS = 64 * 1024
 
 writes = st.lists(
     st.tuples(st.integers(0, 3000), st.sampled_from("rw"), st.integers(0, N * CS - 4096), st.integers(1, 40)),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
-@given(script=writes, qd=st.integers(1, 4), cv=st.sampled_from([0.0, 0.5, 1.5]), seed=st.integers(0, 1000),
-       sleep=st.sampled_from([0, 20, 300]))
+@given(
+    script=writes,
+    qd=st.integers(1, 4),
+    cv=st.sampled_from([0.0, 0.5, 1.5]),
+    seed=st.integers(0, 1000),
+    sleep=st.sampled_from([0, 20, 300]),
+)
 @settings(max_examples=60, deadline=None)
 def test_serialized_backup_is_a_point_in_time_copy(script, qd, cv, seed, sleep):
     reqs = []
@@ -27,7 +33,9 @@ def test_serialized_backup_is_a_point_in_time_copy(script, qd, cv, seed, sleep):
     disk = fixed_device(qd=qd, **({"dist": "gamma", "cv": cv} if cv else {}))
     cfg = {
         "backup": {"disk_size": N * CS, "cluster_size": CS, "start": "1ms"},
-        "disk": disk, "target": fixed_device(qd=qd), "loop": unit_loop(),
+        "disk": disk,
+        "target": fixed_device(qd=qd),
+        "loop": unit_loop(),
         "policy": {"name": "fixed-sleep", "sleep": f"{sleep}us"} if sleep else {"name": "none"},
         "workload": {"kind": "script", "requests": reqs},
         "run": {"seed": seed, "baseline": False},

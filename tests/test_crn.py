@@ -33,16 +33,24 @@ def _service_by_request(cfg, with_backup: bool, until: int | None = None) -> tup
 def _config(dist: str, seed: int, **disk):
     # sequential and random base costs equal, so a request's service time depends
     # only on its own draw, not on what the device served before it
-    return build_config({
-        "backup": {"disk_size": "16MiB", "cluster_size": "64KiB", "start": "2ms"},
-        "disk": fixed_device("80us", qd=4, dist=dist, **disk),
-        "target": fixed_device("200us"),
-        "loop": unit_loop(),
-        "policy": {"name": "none"},
-        "workload": {"kind": "poisson", "iops": 4000, "rw": "randrw", "rwmixread": 50, "bs": "4KiB",
-                     "duration": "backup"},
-        "run": {"seed": seed},
-    })
+    return build_config(
+        {
+            "backup": {"disk_size": "16MiB", "cluster_size": "64KiB", "start": "2ms"},
+            "disk": fixed_device("80us", qd=4, dist=dist, **disk),
+            "target": fixed_device("200us"),
+            "loop": unit_loop(),
+            "policy": {"name": "none"},
+            "workload": {
+                "kind": "poisson",
+                "iops": 4000,
+                "rw": "randrw",
+                "rwmixread": 50,
+                "bs": "4KiB",
+                "duration": "backup",
+            },
+            "run": {"seed": seed},
+        }
+    )
 
 
 def _check_paired(cfg) -> int:

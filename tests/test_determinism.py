@@ -29,6 +29,7 @@ def test_other_seed_other_results():
 
 def test_baseline_sees_the_same_guest_requests():
     from sim.model import Model
+
     cfg = sim.build_config(CFG)
     with_backup = Model(cfg).run()
     baseline = Model(cfg, with_backup=False).run(until=with_backup.t_end)
@@ -45,6 +46,7 @@ def test_baseline_sees_the_same_guest_requests():
 
 def test_policy_change_does_not_change_the_guest_stream():
     from sim.model import Model
+
     seqs = []
     for pol in ({"name": "none"}, {"name": "fixed-sleep", "sleep": "1ms"}):
         m = Model(sim.build_config({**CFG, "policy": pol})).run()

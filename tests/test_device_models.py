@@ -30,7 +30,7 @@ def test_seek_curve_shape():
     assert seek_time(0, span, track, full) == 0
     assert track <= seek_time(1, span, track, full) <= track + (full - track) * 1e-6 + 1
     assert seek_time(span, span, track, full) == full
-    assert seek_time(span // 4, span, track, full) == track + (full - track) // 2   # sqrt(1/4) = 1/2
+    assert seek_time(span // 4, span, track, full) == track + (full - track) // 2  # sqrt(1/4) = 1/2
 
 
 def test_hdd_sequential_reads_pay_no_seek_and_random_ones_do():
@@ -49,11 +49,15 @@ def test_hdd_sequential_reads_pay_no_seek_and_random_ones_do():
 def test_hdd_random_reads_average_seek_plus_half_a_revolution():
     cfg = DeviceConfig.model_validate({"profile": "hdd-seek"})
     span = cfg.span // (1 << 20) * (1 << 20)
-    res = sim.run_one({"backup": {"mode": "none", "disk_size": span, "cluster_size": "1MiB"},
-                       "disk": {"profile": "hdd-seek"},
-                       "loop": {"submit_cost": 0, "complete_cost": 0, "backup_step_cost": 0, "wake_cost": 0},
-                       "workload": {"kind": "fio", "rw": "randread", "iodepth": 1, "duration": "20s"},
-                       "run": {"baseline": False}})
+    res = sim.run_one(
+        {
+            "backup": {"mode": "none", "disk_size": span, "cluster_size": "1MiB"},
+            "disk": {"profile": "hdd-seek"},
+            "loop": {"submit_cost": 0, "complete_cost": 0, "backup_step_cost": 0, "wake_cost": 0},
+            "workload": {"kind": "fio", "rw": "randread", "iodepth": 1, "duration": "20s"},
+            "run": {"baseline": False},
+        }
+    )
     mean_ms = res.requests["latency_ns"].mean() / 1e6
     # uniform random seeks over the whole span: E[sqrt(|U1 - U2|)] = 8/15
     expected = (cfg.seek_track + 8 / 15 * (cfg.seek_full - cfg.seek_track)) / 1e6 + 60_000 / cfg.rpm / 2
@@ -61,9 +65,17 @@ def test_hdd_random_reads_average_seek_plus_half_a_revolution():
 
 
 def test_channels_serialize_requests_on_one_channel_only():
-    cfg = DeviceConfig.model_validate({"profile": "custom", "queue_depth": 8, "channels": 4,
-                                       "channel_stripe": "64KiB", "read_rand_base": "100us",
-                                       "read_seq_base": "100us", "read_bw": "8TB/s"})
+    cfg = DeviceConfig.model_validate(
+        {
+            "profile": "custom",
+            "queue_depth": 8,
+            "channels": 4,
+            "channel_stripe": "64KiB",
+            "read_rand_base": "100us",
+            "read_seq_base": "100us",
+            "read_bw": "8TB/s",
+        }
+    )
     env = simpy.Environment()
     dev = make_device(env, cfg)
     assert isinstance(dev, ChannelSSD)
@@ -90,19 +102,30 @@ def test_network_target_write_time_and_link_cap():
 
 
 def test_gc_stalls_are_rare_and_long():
-    res = sim.run_one({"backup": {"mode": "none"}, "disk": {"profile": "ssd-gc"},
-                       "loop": {"submit_cost": 0, "complete_cost": 0},
-                       "workload": {"kind": "poisson", "rw": "randwrite", "iops": 2000, "duration": "20s"},
-                       "run": {"baseline": False}})
+    res = sim.run_one(
+        {
+            "backup": {"mode": "none"},
+            "disk": {"profile": "ssd-gc"},
+            "loop": {"submit_cost": 0, "complete_cost": 0},
+            "workload": {"kind": "poisson", "rw": "randwrite", "iops": 2000, "duration": "20s"},
+            "run": {"baseline": False},
+        }
+    )
     lat = res.requests["latency_ns"]
     share = (lat >= PROFILES["ssd-gc"]["stall_time"]).mean()
     assert share == pytest.approx(PROFILES["ssd-gc"]["stall_prob"], rel=0.35)
 
 
 def test_backup_to_a_network_target_is_consistent_and_link_bound():
-    res = sim.run_one({"backup": {"disk_size": "128MiB", "start": "10ms"}, "disk": {"profile": "nvme"},
-                       "target": {"profile": "network-1g", "remote": "nvme"}, "workload": {"kind": "none"},
-                       "run": {"baseline": False}})
+    res = sim.run_one(
+        {
+            "backup": {"disk_size": "128MiB", "start": "10ms"},
+            "disk": {"profile": "nvme"},
+            "target": {"profile": "network-1g", "remote": "nvme"},
+            "workload": {"kind": "none"},
+            "run": {"baseline": False},
+        }
+    )
     s = res.summary
     assert s["consistent"] and s["status"] == "completed"
     # one cluster at a time (the patch): each copy pays a round trip, so it stays under the link rate

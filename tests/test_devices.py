@@ -47,8 +47,9 @@ def test_sequential_read_bandwidth(profile):
 
 def test_out_of_order_completion_with_parallel_slots():
     env = simpy.Environment()
-    cfg = DeviceConfig.model_validate(fixed_device(qd=2, **{"read_rand_base": "500us", "write_seq_base": "10us",
-                                                            "write_rand_base": "10us"}))
+    cfg = DeviceConfig.model_validate(
+        fixed_device(qd=2, **{"read_rand_base": "500us", "write_seq_base": "10us", "write_rand_base": "10us"})
+    )
     dev = Device(env, cfg)
     done = []
     dev.submit(Request(READ, 1 << 30, 4096), lambda r: done.append(r.op))

@@ -47,13 +47,37 @@ KNOWN_KEYS = sorted(
     | {f"workload.{f}" for cls in WORKLOADS.values() for f in cls.Config.model_fields}
 )
 
-VALID_UNITS = ["", "B", "KiB", "MiB", "GiB", "kB", "MB", "GB", "ns", "us", "µs", "ms", "s", "min", "h",
-               "KiB/s", "MiB/s", "MB/s", "Gb/s", "Mbit/s", "kb/s", "%", "B/s"]
+VALID_UNITS = [
+    "",
+    "B",
+    "KiB",
+    "MiB",
+    "GiB",
+    "kB",
+    "MB",
+    "GB",
+    "ns",
+    "us",
+    "µs",
+    "ms",
+    "s",
+    "min",
+    "h",
+    "KiB/s",
+    "MiB/s",
+    "MB/s",
+    "Gb/s",
+    "Mbit/s",
+    "kb/s",
+    "%",
+    "B/s",
+]
 BAD_UNITS = ["mb", "kib", "k", "M", "MS", "Us", "b/s", "mb/s", "Mb", "fortnights", "/s", "%%", " KiB", "e3", "-"]
 SAFE_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
 # ---------------------------------------------------------------- TOML writer
+
 
 class Raw(str):
     """Text written into the TOML file as it is (not quoted)."""
@@ -73,8 +97,7 @@ def toml_value(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(toml_value(x) for x in v if x is not None) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items()
-                               if x is not None) + "}"
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items() if x is not None) + "}"
     raise TypeError(type(v))
 
 
@@ -83,6 +106,7 @@ def toml_text(data: dict) -> str:
 
 
 # ---------------------------------------------------------------- strategies
+
 
 def _time(lo_us: int, hi_us: int):
     return st.integers(lo_us, hi_us).map(lambda us: f"{us}us")
@@ -120,9 +144,15 @@ def stream(draw, disk: int, kinds=("none", "fio", "poisson", "bursty", "diurnal"
     w: dict = {"kind": kind}
     if kind in ("none", "script"):
         if kind == "script":
-            w["requests"] = [[f"{draw(st.integers(0, 100_000))}us", draw(st.sampled_from(["r", "w"])),
-                              draw(st.integers(0, disk // 4096 - 1)) * 4096, "4KiB"]
-                             for _ in range(draw(st.integers(1, 12)))]
+            w["requests"] = [
+                [
+                    f"{draw(st.integers(0, 100_000))}us",
+                    draw(st.sampled_from(["r", "w"])),
+                    draw(st.integers(0, disk // 4096 - 1)) * 4096,
+                    "4KiB",
+                ]
+                for _ in range(draw(st.integers(1, 12)))
+            ]
         return w
     w["rw"] = draw(st.sampled_from(["read", "write", "randread", "randwrite", "randrw", "rw"]))
     w["bs"] = draw(st.sampled_from(["4KiB", "16KiB", "64KiB"]))
@@ -151,10 +181,14 @@ def small_configs(draw, serialize: bool | None = True) -> dict:
     disk = cluster * draw(st.integers(4, (8 << 20) // cluster))
     start_us = draw(st.integers(0, 20_000))
     max_us = start_us + draw(st.integers(50_000, 400_000))
-    backup = {"disk_size": disk, "cluster_size": cluster, "start": f"{start_us}us",
-              "target_layout": draw(st.sampled_from(["stream", "image"])),
-              "cow_on_read": draw(st.booleans()),
-              "on_cow_error": draw(st.sampled_from(["fail-guest-write", "break-snapshot", "leave-hole"]))}
+    backup = {
+        "disk_size": disk,
+        "cluster_size": cluster,
+        "start": f"{start_us}us",
+        "target_layout": draw(st.sampled_from(["stream", "image"])),
+        "cow_on_read": draw(st.booleans()),
+        "on_cow_error": draw(st.sampled_from(["fail-guest-write", "break-snapshot", "leave-hole"])),
+    }
     if draw(st.integers(0, 3)) == 0:
         backup["sync"] = draw(st.sampled_from(["full", "top"]))
         backup["allocated"] = draw(st.sampled_from([0.25, 0.5, 1.0]))
@@ -164,10 +198,16 @@ def small_configs(draw, serialize: bool | None = True) -> dict:
     faults: dict = {}
     if draw(st.integers(0, 4)) == 0:
         n = disk // cluster
-        faults = draw(st.sampled_from([
-            {"source_read_error_prob": 0.05}, {"target_write_error_prob": 0.05},
-            {"source_read_error_clusters": [draw(st.integers(0, n - 1))]},
-            {"target_write_error_clusters": [draw(st.integers(0, n - 1))]}]))
+        faults = draw(
+            st.sampled_from(
+                [
+                    {"source_read_error_prob": 0.05},
+                    {"target_write_error_prob": 0.05},
+                    {"source_read_error_clusters": [draw(st.integers(0, n - 1))]},
+                    {"target_write_error_clusters": [draw(st.integers(0, n - 1))]},
+                ]
+            )
+        )
     disk_dev = {"profile": draw(st.sampled_from(["sata-ssd", "nvme", "hdd", "ssd-gc", "nvme-channels", "hdd-seek"]))}
     if draw(st.booleans()):
         disk_dev.update(dist="gamma", cv=draw(st.sampled_from([0.3, 1.0])))
@@ -184,21 +224,36 @@ def small_configs(draw, serialize: bool | None = True) -> dict:
         "policy": draw(policies()),
         "workload": workload,
         "faults": faults,
-        "run": {"baseline": draw(st.integers(0, 4)) == 0, "max_time": f"{max_us}us",
-                "timeline_window": draw(st.sampled_from(["10ms", "50ms", "100ms"]))},
+        "run": {
+            "baseline": draw(st.integers(0, 4)) == 0,
+            "max_time": f"{max_us}us",
+            "timeline_window": draw(st.sampled_from(["10ms", "50ms", "100ms"])),
+        },
     }
 
 
 def junk_values():
     number = st.one_of(st.integers(-10, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32))
     return st.one_of(
-        st.integers(), st.integers(-2**63, 2**63 - 1), st.floats(), st.booleans(), SAFE_TEXT,
+        st.integers(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(),
+        st.booleans(),
+        SAFE_TEXT,
         st.builds(lambda n, u: f"{n}{u}", number, st.sampled_from(VALID_UNITS + BAD_UNITS)),
         st.builds(lambda n, u: f"{n}{u}", number, SAFE_TEXT),
-        st.just("\x00"), st.just(""), st.just("9" * 5000), st.just("1e999999999s"),
-        st.lists(st.integers(-5, 5), max_size=3), st.dictionaries(SAFE_TEXT, st.integers(), max_size=2),
-        st.just([["1ms", "-5%"]]), st.just([[-1, "1MiB/s"]]), st.just([{"kind": "multi"}]),
-        st.just(Raw("9" * 5000)), st.just(Raw("[" * 2000 + "]" * 2000)), st.just(Raw("1e999")),
+        st.just("\x00"),
+        st.just(""),
+        st.just("9" * 5000),
+        st.just("1e999999999s"),
+        st.lists(st.integers(-5, 5), max_size=3),
+        st.dictionaries(SAFE_TEXT, st.integers(), max_size=2),
+        st.just([["1ms", "-5%"]]),
+        st.just([[-1, "1MiB/s"]]),
+        st.just([{"kind": "multi"}]),
+        st.just(Raw("9" * 5000)),
+        st.just(Raw("[" * 2000 + "]" * 2000)),
+        st.just(Raw("1e999")),
         st.builds(Raw, st.text(alphabet="0123456789[]{}.,=+-_:\"' \n\\abcdefinxo", max_size=20)),
     )
 
@@ -218,22 +273,29 @@ def sweeps(draw, base: dict) -> dict:
     sweep: dict = {}
     for _ in range(draw(st.integers(0, 3))):
         shape = draw(st.integers(0, 5))
-        if shape == 0:     # a whole-table sweep of policies
+        if shape == 0:  # a whole-table sweep of policies
             sweep["policy"] = draw(st.lists(policies(), min_size=1, max_size=3))
-        elif shape == 1:   # an overlapping key
+        elif shape == 1:  # an overlapping key
             sweep["policy.name"] = draw(st.lists(st.sampled_from(sorted(POLICIES)), min_size=1, max_size=3))
-        elif shape == 2:   # duplicates
+        elif shape == 2:  # duplicates
             v = draw(st.sampled_from(["1us", 2, "modern"]))
             sweep[draw(st.sampled_from(KNOWN_KEYS))] = [v, v]
-        elif shape == 3:   # a sub-table spelling
+        elif shape == 3:  # a sub-table spelling
             sweep["workload"] = {"iodepth": draw(st.lists(st.integers(1, 4), min_size=1, max_size=2, unique=True))}
-        elif shape == 4:   # junk: not a list, empty, random values
+        elif shape == 4:  # junk: not a list, empty, random values
             sweep[draw(st.sampled_from(KNOWN_KEYS + ["nope", "run.seed", "run"]))] = draw(
-                st.one_of(junk_values(), st.lists(junk_values(), max_size=3)))
-        else:              # a plausible key with plausible values
+                st.one_of(junk_values(), st.lists(junk_values(), max_size=3))
+            )
+        else:  # a plausible key with plausible values
             key = draw(st.sampled_from(["loop.era", "backup.cluster_size", "policy.sleep", "run.timeline_window"]))
-            sweep[key] = draw(st.lists(st.sampled_from(["2013", "modern", "64KiB", "128KiB", "1us", "20ms"]),
-                                       min_size=1, max_size=3, unique=True))
+            sweep[key] = draw(
+                st.lists(
+                    st.sampled_from(["2013", "modern", "64KiB", "128KiB", "1us", "20ms"]),
+                    min_size=1,
+                    max_size=3,
+                    unique=True,
+                )
+            )
     return sweep
 
 
@@ -244,23 +306,27 @@ def scenarios(draw) -> dict:
     data: dict = {"name": "fuzz", "root_seed": draw(st.integers(0, 2**32)), "replications": 1, "base": base}
     for _ in range(draw(st.integers(0, 3))):
         what = draw(st.integers(0, 7))
-        if what == 0:      # a known key, a junk value
+        if what == 0:  # a known key, a junk value
             _set_path(base, draw(st.sampled_from(KNOWN_KEYS)), draw(junk_values()))
-        elif what == 1:    # an unknown key somewhere
-            _set_path(base, draw(st.sampled_from(list(SECTIONS) + ["policy", "workload", "nope"])) + "."
-                      + draw(SAFE_TEXT.filter(lambda s: s and "." not in s)), draw(junk_values()))
-        elif what == 2:    # a section of the wrong type
+        elif what == 1:  # an unknown key somewhere
+            _set_path(
+                base,
+                draw(st.sampled_from(list(SECTIONS) + ["policy", "workload", "nope"]))
+                + "."
+                + draw(SAFE_TEXT.filter(lambda s: s and "." not in s)),
+                draw(junk_values()),
+            )
+        elif what == 2:  # a section of the wrong type
             base[draw(st.sampled_from(list(SECTIONS) + ["policy", "workload"]))] = draw(junk_values())
-        elif what == 3:    # top-level keys
-            key = draw(st.sampled_from(["name", "description", "root_seed", "replications", "base", "sweep",
-                                        "bogus"]))
+        elif what == 3:  # top-level keys
+            key = draw(st.sampled_from(["name", "description", "root_seed", "replications", "base", "sweep", "bogus"]))
             data[key] = draw(st.one_of(junk_values(), st.just(10**12), st.just("a/b"), st.just(".x")))
         elif what == 4:
             data["sweep"] = draw(sweeps(base))
-        elif what == 5:    # a value with a random unit
+        elif what == 5:  # a value with a random unit
             key = draw(st.sampled_from(KNOWN_KEYS))
             _set_path(base, key, f"{draw(st.integers(0, 10**4))}{draw(st.sampled_from(VALID_UNITS + BAD_UNITS))}")
-        elif what == 6:    # the seed of a run
+        elif what == 6:  # the seed of a run
             _set_path(base, "run.seed", draw(st.integers(-1, 10)))
         else:
             data["replications"] = draw(st.sampled_from([1, 2, 0, -1, 10**12, "3", 2.5]))
@@ -272,14 +338,19 @@ def set_items(draw) -> list[str]:
     items = []
     for _ in range(draw(st.integers(0, 3))):
         key = draw(st.one_of(st.sampled_from(KNOWN_KEYS + ["run.seed", "nope", "", "policy", "backup."]), SAFE_TEXT))
-        value = draw(st.one_of(st.builds(toml_value, junk_values()), SAFE_TEXT,
-                               st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**4),
-                                         st.sampled_from(VALID_UNITS + BAD_UNITS))))
+        value = draw(
+            st.one_of(
+                st.builds(toml_value, junk_values()),
+                SAFE_TEXT,
+                st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**4), st.sampled_from(VALID_UNITS + BAD_UNITS)),
+            )
+        )
         items.append(f"{key}={value}" if draw(st.integers(0, 9)) else key)
     return items
 
 
 # ---------------------------------------------------------------- checks
+
 
 def assert_one_error(rc, err: str, ctx) -> None:
     """``rc`` is 0, or 2 with exactly one line on stderr starting ``backupsim: error:``."""
@@ -295,7 +366,7 @@ def call(argv, capsys):
     capsys.readouterr()
     try:
         rc = main(argv)
-    except SystemExit as e:   # argparse: usage errors, --help
+    except SystemExit as e:  # argparse: usage errors, --help
         rc = e.code
     err = capsys.readouterr().err
     key = re.search(r"key '([^']*)'", err)
@@ -357,12 +428,23 @@ def fuzz_run(data: dict, sets: list[str], extra: list[str], capsys) -> None:
 
 
 def _profile(n: int, **kw):
-    return settings(max_examples=n, deadline=None, database=None, derandomize=n < SLOW_EXAMPLES,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                           HealthCheck.data_too_large, HealthCheck.filter_too_much], **kw)
+    return settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        derandomize=n < SLOW_EXAMPLES,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------- tests
+
 
 @_profile(250)
 @given(data=scenarios(), sets=set_items())
@@ -390,9 +472,21 @@ def test_conservation_fuzz_slow(config):
     check_conservation(config)
 
 
-RUN_OPTIONS = st.lists(st.sampled_from([["--seeds", "1"], ["--seeds", "0"], ["--seeds", "x"], ["--jobs", "1"],
-                                        ["--jobs", "-3"], ["--executor", "nope"], ["--bogus"],
-                                        ["--scheduler", "tcp://x:1"]]), max_size=2)
+RUN_OPTIONS = st.lists(
+    st.sampled_from(
+        [
+            ["--seeds", "1"],
+            ["--seeds", "0"],
+            ["--seeds", "x"],
+            ["--jobs", "1"],
+            ["--jobs", "-3"],
+            ["--executor", "nope"],
+            ["--bogus"],
+            ["--scheduler", "tcp://x:1"],
+        ]
+    ),
+    max_size=2,
+)
 
 
 @_profile(12)
@@ -414,8 +508,9 @@ def test_garbage_files_fuzz(text, capsys):
     """Arbitrary text (or bytes that are not UTF-8) as a scenario: one message, never a traceback."""
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "g.toml"
-        f.write_bytes(text.encode("latin-1") if all(ord(c) < 256 for c in text) else text.encode("utf-8",
-                                                                                                  "surrogatepass"))
+        f.write_bytes(
+            text.encode("latin-1") if all(ord(c) < 256 for c in text) else text.encode("utf-8", "surrogatepass")
+        )
         rc, err = call(["check", str(f)], capsys)
         assert_one_error(rc, err, text)
 
@@ -434,8 +529,12 @@ def test_check_in_a_subprocess_fuzz(data, sets):
 
 def test_toml_writer_round_trips():
     import tomllib
-    data = {"name": "x", "base": {"disk": {"profile": "hdd", "cv": 0.5}, "faults": {"x": [1, 2]}},
-            "sweep": {"policy": [{"name": "none"}], "a.b": [1.5, "s\x00"]}}
+
+    data = {
+        "name": "x",
+        "base": {"disk": {"profile": "hdd", "cv": 0.5}, "faults": {"x": [1, 2]}},
+        "sweep": {"policy": [{"name": "none"}], "a.b": [1.5, "s\x00"]},
+    }
     assert tomllib.loads(toml_text(data)) == data
 
 

@@ -9,8 +9,11 @@ import sim
 def _base(disk="1MiB", **over):
     cfg = {
         "backup": {"disk_size": disk, "cluster_size": "64KiB", "start": "1ms"},
-        "disk": fixed_device(qd=4), "target": fixed_device(),
-        "loop": unit_loop(), "policy": {"name": "none"}, "workload": {"kind": "none"},
+        "disk": fixed_device(qd=4),
+        "target": fixed_device(),
+        "loop": unit_loop(),
+        "policy": {"name": "none"},
+        "workload": {"kind": "none"},
         "run": {"baseline": False},
     }
     for k, v in over.items():
@@ -74,9 +77,12 @@ def test_target_write_error_fails_the_job():
 @pytest.mark.parametrize("mode,guest_errors", [("fail-guest-write", 1), ("break-snapshot", 0)])
 def test_failed_copy_before_write(mode, guest_errors):
     # the guest writes cluster 9 before the background gets there; its COW read fails
-    cfg = _base(backup={"on_cow_error": mode}, faults={"source_read_error_clusters": [9]},
-                policy={"name": "fixed-sleep", "sleep": "1ms"},
-                workload={"kind": "script", "requests": [["1100us", "w", f"{9 * 64}KiB", "4KiB"]]})
+    cfg = _base(
+        backup={"on_cow_error": mode},
+        faults={"source_read_error_clusters": [9]},
+        policy={"name": "fixed-sleep", "sleep": "1ms"},
+        workload={"kind": "script", "requests": [["1100us", "w", f"{9 * 64}KiB", "4KiB"]]},
+    )
     res = sim.run_one(cfg)
     assert res.summary["status"] == "failed"
     assert res.summary["guest_errors"] == guest_errors
@@ -84,8 +90,10 @@ def test_failed_copy_before_write(mode, guest_errors):
 
 
 def test_progress_counts_copy_before_write_too():
-    cfg = _base(policy={"name": "fixed-sleep", "sleep": "500us"},
-                workload={"kind": "script", "requests": [["1100us", "w", "960KiB", "64KiB"]]})
+    cfg = _base(
+        policy={"name": "fixed-sleep", "sleep": "500us"},
+        workload={"kind": "script", "requests": [["1100us", "w", "960KiB", "64KiB"]]},
+    )
     res = sim.run_one(cfg, keep_model=True)
     assert res.summary["cow_clusters"] == 1
     assert res.summary["backup_bytes"] == 1 << 20
@@ -95,8 +103,10 @@ def test_progress_counts_copy_before_write_too():
 
 def test_drain_before_start_holds_new_requests():
     # a write in flight at backup start completes before the job takes its snapshot
-    cfg = _base(workload={"kind": "script", "requests": [["950us", "w", "0", "4KiB"], ["1000us", "w", "0", "4KiB"]]},
-                run={"trace": True, "baseline": False})
+    cfg = _base(
+        workload={"kind": "script", "requests": [["950us", "w", "0", "4KiB"], ["1000us", "w", "0", "4KiB"]]},
+        run={"trace": True, "baseline": False},
+    )
     res = sim.run_one(cfg, keep_model=True)
     starts = [t for t, who, what, _ in res.trace if who == "job" and what == "start"]
     first_done = min(t for t, who, what, _ in res.trace if who == "guest" and what == "complete")
@@ -118,9 +128,12 @@ def test_consistent_is_not_complete():
 def test_the_patch_leaves_a_hole_after_a_failed_copy_before_write():
     # backup_do_cow sets the bit before reading; its failure fails the guest write,
     # the background loop then skips the cluster and the job "completes"
-    cfg = _base(backup={"on_cow_error": "leave-hole"}, faults={"source_read_error_clusters": [9]},
-                policy={"name": "fixed-sleep", "sleep": "1ms"},
-                workload={"kind": "script", "requests": [["1100us", "w", f"{9 * 64}KiB", "4KiB"]]})
+    cfg = _base(
+        backup={"on_cow_error": "leave-hole"},
+        faults={"source_read_error_clusters": [9]},
+        policy={"name": "fixed-sleep", "sleep": "1ms"},
+        workload={"kind": "script", "requests": [["1100us", "w", f"{9 * 64}KiB", "4KiB"]]},
+    )
     res = sim.run_one(cfg, keep_model=True)
     s = res.summary
     assert s["status"] == "completed" and s["error"] == ""
@@ -135,9 +148,11 @@ def test_a_cancel_during_the_drain_is_not_lost(cancel_at):
     # a 64 KiB guest write in flight at backup start (1 ms) keeps the drain going until
     # 950 us + 1 us submit + 200 us service + 1 us completion = 1152 us; a cancel
     # requested in that time ends the job as soon as it starts, copying nothing
-    cfg = _base(backup={"cancel_at": cancel_at},
-                workload={"kind": "script", "requests": [["950us", "w", "0", "64KiB"]]},
-                run={"trace": True, "baseline": False})
+    cfg = _base(
+        backup={"cancel_at": cancel_at},
+        workload={"kind": "script", "requests": [["950us", "w", "0", "64KiB"]]},
+        run={"trace": True, "baseline": False},
+    )
     res = sim.run_one(cfg)
     starts = [t for t, who, what, _ in res.trace if who == "job" and what == "start"]
     assert starts == [1_152_000]
@@ -151,7 +166,8 @@ def test_the_drain_cap_leaves_the_guests_idle_event_alone():
     # deadline policy's quiet detector may still be waiting on (found by tests/test_fuzz.py)
     cfg = {
         "backup": {"disk_size": "4MiB", "cluster_size": "64KiB", "start": "1ms"},
-        "disk": {"profile": "hdd-seek"}, "target": {"profile": "hdd"},
+        "disk": {"profile": "hdd-seek"},
+        "target": {"profile": "hdd"},
         "policy": {"name": "deadline"},
         "faults": {"source_read_error_prob": 0.05},
         "workload": {"kind": "poisson", "iops": 924, "rw": "randrw", "bs": "4KiB"},

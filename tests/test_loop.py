@@ -16,7 +16,8 @@ def test_timer_on_an_idle_loop_waits_for_the_min_rearm():
         env, loop = make(rearm)
         seen = []
         env.timeout(0).callbacks.append(
-            lambda _e, loop=loop, seen=seen, env=env: loop.call_later(1_000, lambda a: seen.append(env.now)))
+            lambda _e, loop=loop, seen=seen, env=env: loop.call_later(1_000, lambda a: seen.append(env.now))
+        )
         env.run()
         assert seen == [expected]
 
@@ -105,12 +106,11 @@ def test_a_sleeping_job_copies_a_cluster_per_sleep_plus_copy(tiny):
     import sim
 
     expected = {
-        "0ns": [1_252_000, 1_654_000, 1_905_000, 2_307_000],   # 1001 + 250 + 1; +200+1+200+1; ...
-        "1us": [1_003_000, 1_405_000, 1_407_000, 1_809_000],   # 1001 + 1 (iteration) + 1; ...
+        "0ns": [1_252_000, 1_654_000, 1_905_000, 2_307_000],  # 1001 + 250 + 1; +200+1+200+1; ...
+        "1us": [1_003_000, 1_405_000, 1_407_000, 1_809_000],  # 1001 + 1 (iteration) + 1; ...
     }
     for cost, times in expected.items():
-        cfg = dict(tiny, policy={"name": "fixed-sleep", "sleep": "1us"},
-                   run={"baseline": False, "trace": True})
+        cfg = dict(tiny, policy={"name": "fixed-sleep", "sleep": "1us"}, run={"baseline": False, "trace": True})
         cfg["loop"] = {**tiny["loop"], "era": "2013", "iteration_cost": cost}
         res = sim.run_one(cfg)
         got = [t for t, who, what, _ in res.trace if who == "job" and what in ("copy", "copied")]

@@ -38,17 +38,27 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("BACKUPSIM_QUICK", "1")
     monkeypatch.setenv("BACKUPSIM_SEED_RESULTS", str(tmp_path / "no-results-here"))
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=BUDGET_S, allow_errors=False,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=BUDGET_S,
+        allow_errors=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     before = _listing(ROOT / "results")
     t0 = time.monotonic()
-    client.execute()     # raises CellExecutionError on the first failing cell
+    client.execute()  # raises CellExecutionError on the first failing cell
     elapsed = time.monotonic() - t0
     assert elapsed < BUDGET_S, f"{name} took {elapsed:.1f} s in quick mode"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type in ("display_data", "execute_result") and "image/png" in o.get("data", {})]
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+    ]
     assert images, f"{name} showed no figure"
     assert not (tmp_path / "no-results-here").exists()
     assert _listing(ROOT / "results") == before, "quick mode wrote under results/"

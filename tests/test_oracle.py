@@ -65,7 +65,9 @@ def _torn(serialize: bool) -> dict:
     # but on a real device it overlapped the write
     cfg = {
         "backup": {"disk_size": "128KiB", "cluster_size": "64KiB", "start": "1ms"},
-        "disk": fixed_device(qd=4), "target": fixed_device(), "loop": unit_loop(),
+        "disk": fixed_device(qd=4),
+        "target": fixed_device(),
+        "loop": unit_loop(),
         "block": {"serialize_overlaps": serialize},
         "policy": {"name": "none"},
         "workload": {"kind": "script", "requests": [["1050us", "w", "0", "64KiB"]]},

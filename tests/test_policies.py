@@ -13,8 +13,11 @@ S = 1_000_000_000
 def _cfg(policy, workload=None, disk="64MiB", start="100ms", max_time="60s", trace=False, **over):
     cfg = {
         "backup": {"disk_size": disk, "cluster_size": "64KiB", "start": start},
-        "disk": fixed_device(base="50us", qd=4), "target": fixed_device(base="50us", qd=4),
-        "loop": unit_loop(), "policy": policy, "workload": workload or {"kind": "none"},
+        "disk": fixed_device(base="50us", qd=4),
+        "target": fixed_device(base="50us", qd=4),
+        "loop": unit_loop(),
+        "policy": policy,
+        "workload": workload or {"kind": "none"},
         "run": {"baseline": False, "max_time": max_time, "trace": trace},
     }
     cfg.update(over)
@@ -57,6 +60,7 @@ def _in_flight_at_each(trace, what):
 
 # -- rate-limit -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("speed,per_second", [("64KiB/s", 1), ("256KiB/s", 4)])
 def test_rate_limit_clusters_per_second_iotests_185_219(speed, per_second):
     res = _run({"name": "rate-limit", "speed": speed}, max_time="10100ms")
@@ -84,6 +88,7 @@ def test_rate_limit_speed_change_and_percent():
     assert ((t >= 5 * S) & (t < 10 * S)).sum() == pytest.approx(80, abs=2)
     pct = sim.build_config(_cfg({"name": "rate-limit", "speed": "10%"}))
     from sim.policies.rate_limit import resolve_rate
+
     assert resolve_rate(pct.policy.speed, pct.disk.read_bw) == pct.disk.read_bw // 10
 
 
@@ -94,6 +99,7 @@ def test_rate_limit_2013_version_overshoots_as_qemu_did():
 
 
 # -- idle-only --------------------------------------------------------------------------
+
 
 def test_idle_only_never_copies_while_the_guest_has_io_in_flight():
     spans = [(100 + 40 * i, 120 + 40 * i) for i in range(10)]
@@ -114,12 +120,17 @@ def test_idle_only_starves_under_a_guest_that_never_pauses():
 
 # -- hybrid -------------------------------------------------------------------------------
 
+
 def test_hybrid_switches_rates_as_the_guest_comes_and_goes():
     # busy 0.1-1.1 s, quiet 1.1-2.1 s, busy 2.1-3.1 s (backup starts at 0.1 s)
     spans = [(100, 1100), (2100, 3100)]
     busy = 1 << 20
-    res = _run({"name": "hybrid", "busy_speed": "1MiB/s", "window": "20ms"},
-               _busy_script(spans, disk_bytes=4 << 30), disk="4GiB", max_time="3100ms")
+    res = _run(
+        {"name": "hybrid", "busy_speed": "1MiB/s", "window": "20ms"},
+        _busy_script(spans, disk_bytes=4 << 30),
+        disk="4GiB",
+        max_time="3100ms",
+    )
     t, cow = _copy_times(res)
     t = t[~cow] + 100 * MS
 
@@ -133,6 +144,7 @@ def test_hybrid_switches_rates_as_the_guest_comes_and_goes():
 
 # -- idle-class ---------------------------------------------------------------------------
 
+
 def test_idle_class_waits_out_the_grace_period_and_bounds_depth():
     rng = np.random.default_rng(3)
     t, reqs = 100_000, []
@@ -140,8 +152,12 @@ def test_idle_class_waits_out_the_grace_period_and_bounds_depth():
         t += int(rng.choice([5_000, 30_000, 80_000]))
         reqs.append([f"{t}us", "r", int(rng.integers(0, 2048)) * 4096, 4096])
     grace = 20 * MS
-    res = _run({"name": "idle-class", "grace": "20ms", "depth": 3}, {"kind": "script", "requests": reqs},
-               disk="512MiB", trace=True)
+    res = _run(
+        {"name": "idle-class", "grace": "20ms", "depth": 3},
+        {"kind": "script", "requests": reqs},
+        disk="512MiB",
+        trace=True,
+    )
     last_guest, n, bg, max_bg = -1, 0, {}, 0
     for tt, who, ev, d in res.trace:
         if who == "guest":
@@ -159,13 +175,18 @@ def test_idle_class_waits_out_the_grace_period_and_bounds_depth():
 
 # -- latency-target -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("target_us", [3500, 4000])
 def test_latency_target_holds_the_guest_near_its_target(target_us):
     # a steady light guest on a hard disk (mean latency is blk-iolatency's HDD test);
     # seq_window 0: a request is sequential only if it starts where the last one ended
     guest = {"kind": "fio", "rw": "randread", "iodepth": 1, "think_time": "3ms"}
-    common = {"disk": {"profile": "hdd", "seq_window": 0}, "target": {"profile": "nvme"},
-              "loop": {"era": "modern"}, "run": {"baseline": True, "max_time": "120s"}}
+    common = {
+        "disk": {"profile": "hdd", "seq_window": 0},
+        "target": {"profile": "nvme"},
+        "loop": {"era": "modern"},
+        "run": {"baseline": True, "max_time": "120s"},
+    }
 
     def run(policy):
         return sim.run_one({**_cfg(policy, guest, disk="128MiB"), **common}).summary
@@ -181,17 +202,23 @@ def test_latency_target_holds_the_guest_near_its_target(target_us):
 
 def test_latency_target_backs_off_to_its_floor_when_the_target_is_unreachable():
     guest = {"kind": "fio", "rw": "randread", "iodepth": 1, "think_time": "3ms"}
-    res = sim.run_one({**_cfg({"name": "latency-target", "target": "100us", "floor": "1MiB/s"}, guest,
-                              disk="16MiB"),
-                       "disk": {"profile": "hdd", "seq_window": 0}, "target": {"profile": "nvme"},
-                       "run": {"baseline": False, "max_time": "120s"}}, keep_model=True)
+    res = sim.run_one(
+        {
+            **_cfg({"name": "latency-target", "target": "100us", "floor": "1MiB/s"}, guest, disk="16MiB"),
+            "disk": {"profile": "hdd", "seq_window": 0},
+            "target": {"profile": "nvme"},
+            "run": {"baseline": False, "max_time": "120s"},
+        },
+        keep_model=True,
+    )
     pol = res.model.job.policy
-    assert res.summary["status"] == "completed"                 # never starves
-    assert min(r for _, _, r, _ in pol.history if r) == 1 << 20   # halved down to the floor
+    assert res.summary["status"] == "completed"  # never starves
+    assert min(r for _, _, r, _ in pol.history if r) == 1 << 20  # halved down to the floor
     assert all(d == 1 for _, d, _, _ in pol.history)
 
 
 # -- deadline -----------------------------------------------------------------------------
+
 
 def test_deadline_meets_a_feasible_deadline_and_uses_the_slack():
     guest = {"kind": "fio", "rw": "randread", "iodepth": 2, "think_time": "200us"}

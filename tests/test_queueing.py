@@ -12,8 +12,8 @@ from conftest import fixed_device, free_loop
 
 import sim
 
-S_NS = 100_000          # mean service time
-LAMBDA = 5_000.0        # arrivals per second: rho = 0.5
+S_NS = 100_000  # mean service time
+LAMBDA = 5_000.0  # arrivals per second: rho = 0.5
 SEEDS = (1, 2, 3, 4)
 
 

@@ -12,8 +12,7 @@ from sim.reporting import write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
-TINY = tiny_batch("tiny-report", 11, '"loop.era" = ["2013", "modern"]\n',
-                  "A tiny batch for the report tests")
+TINY = tiny_batch("tiny-report", 11, '"loop.era" = ["2013", "modern"]\n', "A tiny batch for the report tests")
 
 COMMAND = "backupsim run tiny.toml --out tiny-out"
 
@@ -49,10 +48,14 @@ def test_report_tables_and_citation(batch):
     h = manifest["scenario_hash"]
     res = analysis.load(out)
     agg = analysis.aggregate(res.runs)
-    for label in ("none, era 2013", "none, era modern", "fixed-sleep sleep=1us, era 2013",
-                  "fixed-sleep sleep=1us, era modern"):
+    for label in (
+        "none, era 2013",
+        "none, era modern",
+        "fixed-sleep sleep=1us, era 2013",
+        "fixed-sleep sleep=1us, era modern",
+    ):
         rows = [line for line in text.splitlines() if line.startswith(f"| {label} |")]
-        assert len(rows) >= 4, label        # two main tables and two pooled rows (read, write)
+        assert len(rows) >= 4, label  # two main tables and two pooled rows (read, write)
     row = next(line for line in text.splitlines() if line.startswith("| none, era 2013 | 2 |"))
     assert "completed 2" in row and row.rstrip().endswith("| yes |")
     d = agg.loc[0]
@@ -83,7 +86,7 @@ def test_tables_are_plain_pipe_tables(batch):
                 block.append(lines[i])
                 i += 1
             cells = [len(re.findall(r"(?<!\\)\|", b)) for b in block]
-            assert len(set(cells)) == 1, block      # same number of columns in every row
+            assert len(set(cells)) == 1, block  # same number of columns in every row
             assert re.fullmatch(r"\|(-{3}:?\|)+|\|---\|(---:\|)+", block[1])
             tables += 1
         i += 1
@@ -101,13 +104,12 @@ def test_report_is_deterministic(batch):
 
 def test_report_with_one_replication(tmp_path):
     f = tmp_path / "one.toml"
-    f.write_text(TINY.replace("replications = 2", "replications = 1").replace(
-        '"loop.era" = ["2013", "modern"]', ""))
+    f.write_text(TINY.replace("replications = 2", "replications = 1").replace('"loop.era" = ["2013", "modern"]', ""))
     out = tmp_path / "out"
     sim.run_batch(sim.load_scenario(f), out, jobs=1, progress=False)
     text = write_report(out).read_text()
     row = next(line for line in text.splitlines() if line.startswith("| none | 1 |"))
-    assert "[" not in row                    # no interval with one replication
+    assert "[" not in row  # no interval with one replication
     assert "no command was recorded" in text  # run from Python: the equivalent command is given
     assert f"backupsim run {f}" in text
 
@@ -115,11 +117,16 @@ def test_report_with_one_replication(tmp_path):
 def test_figures_return_figures(batch):
     out, _ = batch
     res = analysis.load(out)
-    for fig in (plots.latency_cdf(res), plots.latency_cdf(res, tail=False), plots.tradeoff(res),
-                plots.timeline(res, point=1), plots.cow_cost(res)):
+    for fig in (
+        plots.latency_cdf(res),
+        plots.latency_cdf(res, tail=False),
+        plots.tradeoff(res),
+        plots.timeline(res, point=1),
+        plots.cow_cost(res),
+    ):
         assert fig.axes
         texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
-        assert any(res.scenario_hash in t for t in texts)       # the footer stamp
+        assert any(res.scenario_hash in t for t in texts)  # the footer stamp
     p = plots.save(plots.tradeoff(res), out / "extra" / "t.png")
     assert p.read_bytes().startswith(PNG)
 
@@ -145,10 +152,13 @@ def _texts(fig) -> str:
     return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
 
 
-@pytest.mark.parametrize("kind,start,max_time", [
-    ("none", "1ms", "1s"),       # a backup of an idle VM
-    ("fio", "0ns", "0ns"),       # a run that ends at once: no request completes
-])
+@pytest.mark.parametrize(
+    "kind,start,max_time",
+    [
+        ("none", "1ms", "1s"),  # a backup of an idle VM
+        ("fio", "0ns", "0ns"),  # a run that ends at once: no request completes
+    ],
+)
 def test_report_without_guest_latencies(tmp_path, kind, start, max_time):
     f = tmp_path / "s.toml"
     f.write_text(NO_GUEST.format(kind=kind, start=start, max_time=max_time))
@@ -173,5 +183,5 @@ def test_figures_with_all_latencies_missing(batch):
         res.runs[col] = float("nan")
     res.hist["count"] = 0
     for fig in (plots.timeline(res, point=0), plots.tradeoff(res), plots.latency_cdf(res), plots.cow_cost(res)):
-        plots.save(fig, out / "nan" / "f.png")     # drawing is where a log scale without data fails
+        plots.save(fig, out / "nan" / "f.png")  # drawing is where a log scale without data fails
     assert "no guest requests" in _texts(plots.timeline(res, point=0))

@@ -84,22 +84,24 @@ def test_resolved_scenario_fills_every_default(scn):
 
 
 def test_sweep_sub_table_spelling():
-    scn = scenario_from_dict({"base": {"backup": {"disk_size": "8MiB"}},
-                              "sweep": {"workload": {"iodepth": [1, 2]}}})
+    scn = scenario_from_dict({"base": {"backup": {"disk_size": "8MiB"}}, "sweep": {"workload": {"iodepth": [1, 2]}}})
     assert [c.workload.iodepth for c in scn.configs()] == [1, 2]
 
 
 def test_default_scenario_is_valid():
     from sim.cli import default_scenario
+
     scn = load_scenario(default_scenario())
     assert scn.name == "seed-review" and len(scn.runs()) >= 2
 
 
-@pytest.mark.parametrize("path", sorted(__import__("pathlib").Path(__file__).parent.parent.glob("scenarios/*.toml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(__import__("pathlib").Path(__file__).parent.parent.glob("scenarios/*.toml")), ids=lambda p: p.name
+)
 def test_every_shipped_scenario_loads_and_runs_small(path):
-    scn = load_scenario(path).with_overrides({"backup.disk_size": "8MiB", "backup.start": "100ms",
-                                              "run.max_time": "20s"}, replications=1)
+    scn = load_scenario(path).with_overrides(
+        {"backup.disk_size": "8MiB", "backup.start": "100ms", "run.max_time": "20s"}, replications=1
+    )
     runs = scn.runs()
     for spec in (runs[0], runs[-1]):
         res = sim.run_one(spec.config.replace(**{"run.keep_requests": False}))
@@ -109,6 +111,7 @@ def test_every_shipped_scenario_loads_and_runs_small(path):
 def _spawned_seed(root_seed: int, r: int) -> int:
     """The original derivation: child r of SeedSequence(root_seed).spawn(r + 1)."""
     import numpy as np
+
     child = np.random.SeedSequence(root_seed).spawn(r + 1)[r]
     hi, lo = child.generate_state(2, np.uint32)
     return (int(hi) << 32) | int(lo)
@@ -122,9 +125,10 @@ def test_run_seed_is_the_spawned_child(root_seed):
 
 def test_run_seed_is_constant_time():
     import time
+
     t0 = time.perf_counter()
     seeds = [run_seed(2013, r) for r in range(4000)]
-    assert time.perf_counter() - t0 < 5          # was ~51 s (quadratic spawn)
+    assert time.perf_counter() - t0 < 5  # was ~51 s (quadratic spawn)
     assert len(set(seeds)) == 4000
     assert run_seed(2013, 3999) == _spawned_seed(2013, 3999)
 
@@ -136,6 +140,7 @@ def test_seed_review_seeds_are_unchanged():
 
 def test_set_run_seed_is_refused(scn):
     from sim.config import ConfigError
+
     for sets in ({"run.seed": 3}, {"run.replication": 1}, {"run": {"seed": 3}}):
         with pytest.raises(ConfigError, match="root_seed"):
             scn.with_overrides(sets)
@@ -143,21 +148,27 @@ def test_set_run_seed_is_refused(scn):
 
 def test_memory_estimate_counts():
     from sim.scenario import CLUSTER_BYTES, PROCESS_BYTES, REQUEST_BYTES, TIMELINE_ROW_BYTES, memory_estimate
-    cfg = sim.build_config({"backup": {"disk_size": "1GiB", "cluster_size": "64KiB", "start": "1s"},
-                            "disk": {"profile": "custom", "read_bw": "100MB/s", "write_bw": "100MB/s"},
-                            "target": {"profile": "custom", "read_bw": "100MB/s", "write_bw": "100MB/s"},
-                            "workload": {"kind": "poisson", "iops": 1000},
-                            "run": {"baseline": False, "timeline_window": "100ms"}})
+
+    cfg = sim.build_config(
+        {
+            "backup": {"disk_size": "1GiB", "cluster_size": "64KiB", "start": "1s"},
+            "disk": {"profile": "custom", "read_bw": "100MB/s", "write_bw": "100MB/s"},
+            "target": {"profile": "custom", "read_bw": "100MB/s", "write_bw": "100MB/s"},
+            "workload": {"kind": "poisson", "iops": 1000},
+            "run": {"baseline": False, "timeline_window": "100ms"},
+        }
+    )
     est = memory_estimate(cfg)
     # the backup takes at least 1 GiB / 100 MB/s = 10.737 s after its start at 1 s
     assert est.duration == 1_000_000_000 + (1 << 30) * 10**9 // 10**8
     assert est.clusters == 16384
     assert est.requests == int(1000 * est.duration / 1e9)
     assert est.timeline_rows == -(-est.duration // 100_000_000)
-    assert est.total == (PROCESS_BYTES + 16384 * CLUSTER_BYTES + est.requests * REQUEST_BYTES
-                         + est.timeline_rows * TIMELINE_ROW_BYTES)
+    assert est.total == (
+        PROCESS_BYTES + 16384 * CLUSTER_BYTES + est.requests * REQUEST_BYTES + est.timeline_rows * TIMELINE_ROW_BYTES
+    )
     capped = memory_estimate(cfg.replace(**{"run.max_time": "5s"}))
-    assert capped.duration == 5 * 10**9           # never beyond run.max_time
+    assert capped.duration == 5 * 10**9  # never beyond run.max_time
     fixed = memory_estimate(cfg.replace(**{"workload.duration": "2s", "backup.mode": "none"}))
     assert fixed.requests == 2000 and fixed.key == "backup.disk_size"
 
@@ -167,10 +178,16 @@ def test_memory_estimate_is_not_below_what_a_run_uses():
     import tracemalloc
 
     from sim.scenario import PROCESS_BYTES, memory_estimate
-    cfg = sim.build_config({"backup": {"disk_size": "16MiB", "cluster_size": "4KiB", "start": "0"},
-                            "disk": {"profile": "nvme"}, "target": {"profile": "nvme"},
-                            "workload": {"kind": "poisson", "iops": 20000, "duration": "300ms"},
-                            "run": {"baseline": True, "max_time": "300ms", "timeline_window": "1ms"}})
+
+    cfg = sim.build_config(
+        {
+            "backup": {"disk_size": "16MiB", "cluster_size": "4KiB", "start": "0"},
+            "disk": {"profile": "nvme"},
+            "target": {"profile": "nvme"},
+            "workload": {"kind": "poisson", "iops": 20000, "duration": "300ms"},
+            "run": {"baseline": True, "max_time": "300ms", "timeline_window": "1ms"},
+        }
+    )
     est = memory_estimate(cfg)
     tracemalloc.start()
     try:
@@ -184,12 +201,13 @@ def test_memory_estimate_is_not_below_what_a_run_uses():
 def test_a_scenario_too_large_is_refused_before_any_run(tmp_path, monkeypatch):
     import sim.scenario
     from sim.config import ConfigError
+
     monkeypatch.setattr(sim.scenario, "available_memory", lambda: 1 << 30)
     f = tmp_path / "big.toml"
     f.write_text(TEXT.replace('disk_size = "8MiB"', 'disk_size = "1TiB"\ncluster_size = "4KiB"'))
     with pytest.raises(ConfigError, match="268435456 clusters"):
         load_scenario(f)
-    f.write_text(TEXT + '"run.timeline_window" = ["100ms", "1ns"]\n')   # 57 ms of run in 1 ns rows
+    f.write_text(TEXT + '"run.timeline_window" = ["100ms", "1ns"]\n')  # 57 ms of run in 1 ns rows
     with pytest.raises(ConfigError) as e:
         load_scenario(f)
     assert e.value.key == "sweep.run.timeline_window" and "timeline rows" in e.value.expected

@@ -57,7 +57,7 @@ def _alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
-    return state != "Z"   # a zombie nobody reaps is not running
+    return state != "Z"  # a zombie nobody reaps is not running
 
 
 def _wait_for(cond, timeout: float = 60.0) -> bool:
@@ -70,8 +70,12 @@ def _wait_for(cond, timeout: float = 60.0) -> bool:
 
 
 def _start(f: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sim", "run", str(f), "--out", str(out), "--quiet", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", str(f), "--out", str(out), "--quiet", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _cleanup(proc: subprocess.Popen, workers: list[int]) -> None:
@@ -95,13 +99,13 @@ def test_sigkill_of_the_batch_leaves_no_workers_and_closes_the_pipe(tmp_path):
         assert _wait_for(lambda: proc.poll() is not None or len(_children(proc.pid)) >= 2), "no workers started"
         assert proc.poll() is None, proc.stderr.read().decode()
         workers = _children(proc.pid)
-        time.sleep(0.3)                                # the workers are computing
-        os.kill(proc.pid, signal.SIGKILL)              # the batch only, as the OOM killer would
+        time.sleep(0.3)  # the workers are computing
+        os.kill(proc.pid, signal.SIGKILL)  # the batch only, as the OOM killer would
         proc.wait()
         fd = proc.stdout.fileno()
         deadline = time.monotonic() + 5
         eof = False
-        while time.monotonic() < deadline and not eof:   # the workers held the caller's pipe open
+        while time.monotonic() < deadline and not eof:  # the workers held the caller's pipe open
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             eof = bool(ready) and os.read(fd, 65536) == b""
         assert eof, "stdout still open 5 s after the batch was killed"
@@ -121,15 +125,14 @@ def test_ctrl_c_prints_one_line_exits_130_and_resumes(tmp_path):
         assert _wait_for(lambda: proc.poll() is not None or any(parts.glob("*.summary.json"))), "no run finished"
         assert proc.poll() is None, proc.stderr.read().decode()
         workers = _children(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)             # what a terminal's Ctrl-C does: the whole group
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
         _, err = proc.communicate(timeout=30)
     finally:
         _cleanup(proc, workers)
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 130, lines
     assert len(lines) == 1, lines
-    m = re.fullmatch(r"backupsim: interrupted; (\d) of 4 runs stored in .+, rerun the same command to resume",
-                     lines[0])
+    m = re.fullmatch(r"backupsim: interrupted; (\d) of 4 runs stored in .+, rerun the same command to resume", lines[0])
     assert m, lines[0]
     stored = int(m[1])
     assert 1 <= stored < 4
@@ -143,8 +146,13 @@ def test_ctrl_c_prints_one_line_exits_130_and_resumes(tmp_path):
 def test_jobs_above_the_number_of_runs_starts_one_worker_per_run(tmp_path):
     f = _scenario(tmp_path, size="4MiB")
     seen = []
-    sim.run_batch(sim.load_scenario(f), tmp_path / "r", jobs=16, progress=False,
-                  on_run=lambda spec: seen.append(len(multiprocessing.active_children())))
+    sim.run_batch(
+        sim.load_scenario(f),
+        tmp_path / "r",
+        jobs=16,
+        progress=False,
+        on_run=lambda spec: seen.append(len(multiprocessing.active_children())),
+    )
     assert seen and max(seen) <= 4
 
 
@@ -160,8 +168,19 @@ def test_unreachable_dask_scheduler_fails_fast_with_one_message(tmp_path, monkey
     out = tmp_path / "r"
     address = f"tcp://127.0.0.1:{_closed_port()}"
     t0 = time.monotonic()
-    rc = main(["run", str(_scenario(tmp_path, "4MiB")), "--out", str(out), "--executor", "dask",
-               "--scheduler", address, "--quiet"])
+    rc = main(
+        [
+            "run",
+            str(_scenario(tmp_path, "4MiB")),
+            "--out",
+            str(out),
+            "--executor",
+            "dask",
+            "--scheduler",
+            address,
+            "--quiet",
+        ]
+    )
     assert rc == 2 and time.monotonic() - t0 < 15
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("backupsim: error: command line: key '--scheduler'"), err

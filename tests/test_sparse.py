@@ -5,14 +5,19 @@ from conftest import fixed_device, unit_loop
 
 import sim
 
-N = 1024          # clusters
+N = 1024  # clusters
 CS = 64 * 1024
 
 
 def _run(backup, workload=None, target_layout="stream"):
-    cfg = {"backup": {"disk_size": N * CS, "start": "1ms", "target_layout": target_layout, **backup},
-           "disk": fixed_device(qd=4), "target": fixed_device(qd=4), "loop": unit_loop(),
-           "workload": workload or {"kind": "none"}, "run": {"baseline": False, "seed": 5}}
+    cfg = {
+        "backup": {"disk_size": N * CS, "start": "1ms", "target_layout": target_layout, **backup},
+        "disk": fixed_device(qd=4),
+        "target": fixed_device(qd=4),
+        "loop": unit_loop(),
+        "workload": workload or {"kind": "none"},
+        "run": {"baseline": False, "seed": 5},
+    }
     return sim.run_one(cfg, keep_model=True)
 
 
@@ -34,8 +39,8 @@ def test_sync_full_sends_holes_and_zero_clusters_without_data():
     s, layout = res.summary, res.model.job.layout
     zeroes = sum(layout.is_zero(c) for c in range(N))
     assert s["zero_clusters"] == zeroes
-    assert s["backup_bytes"] == N * CS                        # every cluster is backed up...
-    assert s["target_bytes"] == (N - zeroes) * CS             # ...but zeroes carry no data
+    assert s["backup_bytes"] == N * CS  # every cluster is backed up...
+    assert s["target_bytes"] == (N - zeroes) * CS  # ...but zeroes carry no data
     assert s["backup_duration_s"] < full["backup_duration_s"]
     assert s["consistent"]
 
@@ -44,7 +49,7 @@ def test_write_zeroes_reach_an_image_target_as_requests_without_data():
     res = _run({"sync": "full", "zero_fraction": 0.5}, target_layout="image")
     s = res.summary
     assert s["zero_clusters"] > 0
-    assert res.model.target.completed == N                     # one request per cluster, zero or not
+    assert res.model.target.completed == N  # one request per cluster, zero or not
     assert s["target_bytes"] == (N - s["zero_clusters"]) * CS
 
 

@@ -77,20 +77,20 @@ def test_merged_files_are_one_published_set(tmp_path):
     for name in (*MERGED, "manifest.json"):
         assert os.readlink(out / name) == f"current/{name}", name
     first = os.readlink(cur)
-    old_gen = store.generation(out)            # a reader that resolved the set before the next batch
+    old_gen = store.generation(out)  # a reader that resolved the set before the next batch
     old_runs = (old_gen / "runs.parquet").read_bytes()
     man = json.loads((out / "manifest.json").read_text())
     for name in ("runs.parquet", "timeline.parquet", "latency_hist.parquet"):
         assert pq.read_schema(out / name).metadata[store.BATCH_KEY].decode() == man["batch_id"]
 
-    _batch(_scn(tmp_path, reps=3), out)        # another batch: a new set, swapped in one rename
+    _batch(_scn(tmp_path, reps=3), out)  # another batch: a new set, swapped in one rename
     second = os.readlink(cur)
     assert second != first and len(sim.load_results(out)) == 3
-    assert (old_gen / "runs.parquet").read_bytes() == old_runs   # the old set is still whole for its reader
+    assert (old_gen / "runs.parquet").read_bytes() == old_runs  # the old set is still whole for its reader
     assert len(analysis.load(out).runs) == 3
     _batch(_scn(tmp_path, reps=1), out)
     gens = sorted(p.name for p in out.glob(".gen-*"))
-    assert gens == sorted([second, os.readlink(cur)])          # the current set and the one before
+    assert gens == sorted([second, os.readlink(cur)])  # the current set and the one before
     assert not _stray(out)
 
 
@@ -98,7 +98,7 @@ def test_loader_refuses_files_of_two_batches(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     _batch(_scn(tmp_path, reps=1), a)
     _batch(_scn(tmp_path, reps=2), b)
-    mixed = tmp_path / "mixed"                 # a hand-made copy mixing two batches
+    mixed = tmp_path / "mixed"  # a hand-made copy mixing two batches
     mixed.mkdir()
     for name in MERGED + ("manifest.json",):
         (mixed / name).write_bytes(((b if name == "timeline.parquet" else a) / name).read_bytes())
@@ -107,17 +107,20 @@ def test_loader_refuses_files_of_two_batches(tmp_path):
 
 
 def _hold_lock(out: Path):
-    code = ("import sys, time; from sim.store import ResultStore\n"
-            "with ResultStore(sys.argv[1]).locked(command='holder'):\n"
-            "    print('locked', flush=True); time.sleep(float(sys.argv[2]))\n")
+    code = (
+        "import sys, time; from sim.store import ResultStore\n"
+        "with ResultStore(sys.argv[1]).locked(command='holder'):\n"
+        "    print('locked', flush=True); time.sleep(float(sys.argv[2]))\n"
+    )
     return code
 
 
 def test_second_batch_on_a_folder_refuses_naming_the_holder(tmp_path, capsys):
     f = _scn(tmp_path, reps=1)
     out = tmp_path / "r"
-    holder = subprocess.Popen([sys.executable, "-c", _hold_lock(out), str(out), "30"], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _hold_lock(out), str(out), "30"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert main(["run", str(f), "--out", str(out), "--quiet"]) == 2
@@ -133,8 +136,7 @@ def test_second_batch_on_a_folder_refuses_naming_the_holder(tmp_path, capsys):
 
 def test_a_batch_can_wait_for_the_lock(tmp_path):
     out = tmp_path / "r"
-    holder = subprocess.Popen([sys.executable, "-c", _hold_lock(out), str(out), "1"], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", _hold_lock(out), str(out), "1"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         t0 = time.monotonic()
@@ -148,12 +150,11 @@ def test_a_batch_can_wait_for_the_lock(tmp_path):
 def test_run_wait_flag_waits_for_the_holder(tmp_path):
     f = _scn(tmp_path, reps=1)
     out = tmp_path / "r"
-    holder = subprocess.Popen([sys.executable, "-c", _hold_lock(out), str(out), "1"], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", _hold_lock(out), str(out), "1"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         assert main(["run", str(f), "--out", str(out), "--quiet", "--wait"]) == 0
-        assert holder.poll() is not None        # it ran only once the holder had let go
+        assert holder.poll() is not None  # it ran only once the holder had let go
     finally:
         holder.kill()
         holder.wait()
@@ -197,9 +198,13 @@ def test_leftovers_of_a_killed_batch_are_removed(tmp_path):
     f = _scn(tmp_path, reps=1)
     out = tmp_path / "r"
     _batch(f, out)
-    leftovers = [out / ".parts" / ".abc.summary.json.x1.tmp", out / ".runs.parquet.x2.tmp",
-                 out / "current" / ".report.md.x3.tmp", out / "current" / "figures" / ".t.png.x4.tmp",
-                 out / ".staging-dead" / "runs.parquet"]
+    leftovers = [
+        out / ".parts" / ".abc.summary.json.x1.tmp",
+        out / ".runs.parquet.x2.tmp",
+        out / "current" / ".report.md.x3.tmp",
+        out / "current" / "figures" / ".t.png.x4.tmp",
+        out / ".staging-dead" / "runs.parquet",
+    ]
     for p in leftovers:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("half")
@@ -215,9 +220,9 @@ def test_damaged_parts_are_recomputed(tmp_path):
     parts = out / ".parts"
     summaries = sorted(parts.glob("*.summary.json"))
     tl = parts / summaries[0].name.replace(".summary.json", ".timeline.parquet")
-    tl.write_bytes(tl.read_bytes()[:-40])                     # truncated Parquet
-    summaries[1].write_text(summaries[1].read_text()[:30])     # truncated JSON
-    doc = json.loads(summaries[2].read_text())                 # a changed number
+    tl.write_bytes(tl.read_bytes()[:-40])  # truncated Parquet
+    summaries[1].write_text(summaries[1].read_text()[:30])  # truncated JSON
+    doc = json.loads(summaries[2].read_text())  # a changed number
     doc["summary"]["backup_bytes"] += 1
     summaries[2].write_text(json.dumps(doc))
     computed = []
@@ -250,10 +255,10 @@ def test_editing_a_trace_recomputes(tmp_path):
     first = _batch(f, out)
     computed = []
     _batch(f, out, on_run=computed.append)
-    assert computed == []                                       # same inputs: reused
+    assert computed == []  # same inputs: reused
     trace.write_text(trace.read_text() + "2500000 0 24 8 0\n")
     second = _batch(f, out, on_run=computed.append)
-    assert len(computed) == 1                                   # the trace changed: recomputed
+    assert len(computed) == 1  # the trace changed: recomputed
     assert second.loc[0, "guest_ops"] == first.loc[0, "guest_ops"] + 1
     man = json.loads((out / "manifest.json").read_text())
     assert list(man["inputs"]) == [str(trace)] and len(man["inputs"][str(trace)]) == 64

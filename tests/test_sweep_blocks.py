@@ -8,13 +8,16 @@ from conftest import tiny_batch
 import sim
 from sim.scenario import scenario_from_dict
 
-BLOCKS = tiny_batch("blocks", 11).replace("[sweep]", "[[sweep]]") + '''"loop.era" = ["2013", "modern"]
+BLOCKS = (
+    tiny_batch("blocks", 11).replace("[sweep]", "[[sweep]]")
+    + """"loop.era" = ["2013", "modern"]
 
 [[sweep]]
 policy = [{ name = "none" }, { name = "fixed-sleep", sleep = "1us" }]
 "loop.era" = ["2013"]
 "loop.iteration_cost" = ["0ns", "1us", "2us"]
-'''
+"""
+)
 
 
 def _scn(text: str = BLOCKS):
@@ -48,7 +51,7 @@ def test_set_on_a_swept_key_collapses_it_in_every_block():
     scn = _scn().with_overrides({"loop.era": "modern"})
     pts = scn.points()
     assert all("loop.era" not in p for p in pts)
-    assert len(pts) == 2 + 6 - 2   # the 2 us points of block 2 equal block 1's
+    assert len(pts) == 2 + 6 - 2  # the 2 us points of block 2 equal block 1's
 
 
 def test_a_bad_value_in_a_later_block_names_its_key():
@@ -64,6 +67,7 @@ def test_report_answers_the_sleep_question_per_iteration_cost(tmp_path):
     scn = _scn()
     sim.run_batch(scn, tmp_path / "out", jobs=1, progress=False)
     from sim.reporting import write_report
+
     text = write_report(tmp_path / "out").read_text()
     section = text.split("**Does the patch's 1 µs sleep help?", 1)[1].split("\n\n", 3)[2]
     rows = [r for r in section.splitlines() if r.startswith("| ") and not r.startswith("| iteration")]

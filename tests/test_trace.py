@@ -17,28 +17,28 @@ def test_guest_write_waits_for_its_copy_before_write(tiny):
     res = sim.run_one(cfg, keep_model=True)
     got = [(t, who, what, str(d) if d is not None else None) for t, who, what, d in res.trace]
     assert got == [
-        (1_000_000, "job", "start", None),                       # backup.start, nothing to drain
-        (1_002_000, "job", "copy", "0"),                          # entry 1 us, yield, re-entry 1 us
+        (1_000_000, "job", "start", None),  # backup.start, nothing to drain
+        (1_002_000, "job", "copy", "0"),  # entry 1 us, yield, re-entry 1 us
         (1_002_000, "disk", "start", "<backup R 0+65536>"),
         (1_050_000, "guest", "submit", "<guest W 65536+4096>"),
-        (1_051_000, "job", "cow", "1"),                           # submit handler 1 us; cluster 1 claimed
-        (1_202_000, "disk", "done", "<backup R 0+65536>"),        # 100 us base + 100 us transfer
-        (1_202_000, "disk", "start", "<backup R 65536+65536>"),   # the COW read waited for the disk's slot
-        (1_203_000, "target", "start", "<backup W 0+65536>"),     # completion handler 1 us
+        (1_051_000, "job", "cow", "1"),  # submit handler 1 us; cluster 1 claimed
+        (1_202_000, "disk", "done", "<backup R 0+65536>"),  # 100 us base + 100 us transfer
+        (1_202_000, "disk", "start", "<backup R 65536+65536>"),  # the COW read waited for the disk's slot
+        (1_203_000, "target", "start", "<backup W 0+65536>"),  # completion handler 1 us
         (1_402_000, "disk", "done", "<backup R 65536+65536>"),
         (1_403_000, "target", "done", "<backup W 0+65536>"),
-        (1_403_000, "target", "start", "<backup W 65536+65536>"), # COW's target write, after its read
+        (1_403_000, "target", "start", "<backup W 65536+65536>"),  # COW's target write, after its read
         (1_404_000, "job", "copied", "0"),
         (1_603_000, "target", "done", "<backup W 65536+65536>"),
-        (1_604_000, "job", "copied", "1"),                        # the COW is done...
-        (1_604_000, "disk", "start", "<guest W 65536+4096>"),     # ...and only now the guest write goes
-        (1_605_000, "job", "end", "completed"),                   # the job's write lock waited for the COW
-        (1_710_250, "disk", "done", "<guest W 65536+4096>"),      # 100 us + 6.25 us
+        (1_604_000, "job", "copied", "1"),  # the COW is done...
+        (1_604_000, "disk", "start", "<guest W 65536+4096>"),  # ...and only now the guest write goes
+        (1_605_000, "job", "end", "completed"),  # the job's write lock waited for the COW
+        (1_710_250, "disk", "done", "<guest W 65536+4096>"),  # 100 us + 6.25 us
         (1_711_250, "guest", "complete", "<guest W 65536+4096>"),
     ]
     model = res.model
-    assert model.oracle.target_generation(1) == 0      # the target holds the old data
-    assert model.oracle.gen[1] == 1                     # the disk holds the new
+    assert model.oracle.target_generation(1) == 0  # the target holds the old data
+    assert model.oracle.gen[1] == 1  # the disk holds the new
     assert res.summary["consistent"] and res.summary["cow_clusters"] == 1
     assert res.requests["cow_ns"].tolist() == [1_604_000 - 1_051_000]
     assert res.requests["latency_ns"].tolist() == [1_711_250 - 1_050_000]

@@ -38,11 +38,14 @@ def simple_mqsim(path):
 # -- parsers -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, first, second", [
-    # the first two lines of each file, as read with `head -2`
-    (TPCC, "938513000 4 264719034 16 0", "938828000 3 197570570 16 0"),
-    (WSRCH, "11413000 0 657728 16 1", "11565000 1 31244784 64 1"),
-])
+@pytest.mark.parametrize(
+    "path, first, second",
+    [
+        # the first two lines of each file, as read with `head -2`
+        (TPCC, "938513000 4 264719034 16 0", "938828000 3 197570570 16 0"),
+        (WSRCH, "11413000 0 657728 16 1", "11565000 1 31244784 64 1"),
+    ],
+)
 def test_mqsim_real_traces(path, first, second):
     assert path.read_text().splitlines()[:2] == [first, second]
     recs = list(open_trace(path, "mqsim"))
@@ -76,8 +79,9 @@ def test_msr_fixture():
 
 def test_msr_header_line_is_skipped(tmp_path):
     p = tmp_path / "h.csv"
-    p.write_text("Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n"
-                 "128166372003061629,hm,0,Read,512,4096,26\n")
+    p.write_text(
+        "Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n128166372003061629,hm,0,Read,512,4096,26\n"
+    )
     assert list(open_trace(p, "msr")) == [TraceRecord(12816637200306162900, "hm_0", READ, 512, 4096, 2)]
 
 
@@ -99,8 +103,8 @@ def test_fio_iolog_v2_waits_advance_time():
     assert recs == [
         TraceRecord(0, "/dev/vdb", WRITE, 1048576, 4096, 4),
         TraceRecord(0, "/dev/vdb", WRITE, 1052672, 4096, 5),
-        TraceRecord(250_000, "/dev/vdb", READ, 8192, 4096, 7),            # after "wait 250"
-        TraceRecord(1_250_000, "/dev/vdb", READ, 16384, 8192, 11),        # after "wait 1000"
+        TraceRecord(250_000, "/dev/vdb", READ, 8192, 4096, 7),  # after "wait 250"
+        TraceRecord(1_250_000, "/dev/vdb", READ, 16384, 8192, 11),  # after "wait 1000"
         TraceRecord(1_250_000, "/dev/vdb", WRITE, 2097152, 65536, 12),
     ]
 
@@ -115,6 +119,7 @@ def test_fio_iolog_v3_timestamps_are_microseconds():
 
 # -- streaming ------------------------------------------------------------------------
 
+
 def _write_mqsim(f, i):
     f.write(f"{1000 * i} {i % 7} {i * 8} 8 {i % 2}\n")
 
@@ -124,10 +129,12 @@ def _write_msr(f, i):
 
 
 def _write_blkparse(f, i):
-    f.write(f"  8,32   {i % 8}  {i:7d}  {i // 1000}.{i % 1000:09d}  2923  Q  {'R' if i % 2 else 'WS'} "
-            f"{i * 8} + 8 [fio]\n")
-    f.write(f"  8,32   {i % 8}  {i:7d}  {i // 1000}.{i % 1000:09d}     0  C  {'R' if i % 2 else 'WS'} "
-            f"{i * 8} + 8 [0]\n")
+    f.write(
+        f"  8,32   {i % 8}  {i:7d}  {i // 1000}.{i % 1000:09d}  2923  Q  {'R' if i % 2 else 'WS'} {i * 8} + 8 [fio]\n"
+    )
+    f.write(
+        f"  8,32   {i % 8}  {i:7d}  {i // 1000}.{i % 1000:09d}     0  C  {'R' if i % 2 else 'WS'} {i * 8} + 8 [0]\n"
+    )
 
 
 def _write_fio(f, i):
@@ -136,10 +143,15 @@ def _write_fio(f, i):
     f.write(f"{i * 10} /dev/vdb {'read' if i % 2 else 'write'} {i * 4096} 4096\n")
 
 
-@pytest.mark.parametrize("fmt, write, n", [
-    ("mqsim", _write_mqsim, 200_000), ("msr", _write_msr, 40_000),
-    ("blkparse", _write_blkparse, 40_000), ("fio-iolog", _write_fio, 40_000),
-])
+@pytest.mark.parametrize(
+    "fmt, write, n",
+    [
+        ("mqsim", _write_mqsim, 200_000),
+        ("msr", _write_msr, 40_000),
+        ("blkparse", _write_blkparse, 40_000),
+        ("fio-iolog", _write_fio, 40_000),
+    ],
+)
 def test_parsers_stream_in_bounded_memory(tmp_path, fmt, write, n):
     path = tmp_path / "big"
     with open(path, "w") as f:
@@ -165,8 +177,12 @@ BAD = [
     ("mqsim", "1 0 8 8 2\n", 1, "type 0 (write) or 1 (read)"),
     ("msr", "128166372003061629,hm,0,Read,512,4096,26\n128166372003061630,hm,0,Trim,0,4096,1\n", 2, "Type"),
     ("msr", "128166372003061629,hm,0,Read,512,4096\n", 1, "7 comma-separated fields"),
-    ("blkparse", "  8,32 7 1 0.000000000 2923 Q R 272208 + 2 [a]\n  8,32 7 2 0.000001000 2923 Q R x + 2 [a]\n",
-     2, "sector + nsectors"),
+    (
+        "blkparse",
+        "  8,32 7 1 0.000000000 2923 Q R 272208 + 2 [a]\n  8,32 7 2 0.000001000 2923 Q R x + 2 [a]\n",
+        2,
+        "sector + nsectors",
+    ),
     ("blkparse", "  8,32 7 1 0.000000000 2923 Q R 272208 + 2 [a]\nhello world\nCPU0 (8,32):\n", 2, "an event"),
     ("blkparse", "  8,32 7 1 0.0000000001 2923 Q R 1 + 2 [a]\n", 1, "seconds.nanoseconds"),
     ("fio-iolog", "/dev/vdb add\n/dev/vdb read 0 4096\n", 1, "fio version 2 iolog"),
@@ -210,8 +226,10 @@ def test_cli_rejects_a_bad_trace_before_running(tmp_path, capsys):
     trace = tmp_path / "bad.trace"
     trace.write_text("1 0 8 8 1\n2 0 16 8 0\n3 0 abc 8 1\n")
     scenario = tmp_path / "s.toml"
-    scenario.write_text(f'name = "t"\n[base.backup]\nmode = "none"\n'
-                        f'[base.workload]\nkind = "trace"\npath = "{trace}"\nduration = "1s"\n')
+    scenario.write_text(
+        f'name = "t"\n[base.backup]\nmode = "none"\n'
+        f'[base.workload]\nkind = "trace"\npath = "{trace}"\nduration = "1s"\n'
+    )
     out = tmp_path / "out"
     assert sim.cli.main(["run", str(scenario), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -220,16 +238,27 @@ def test_cli_rejects_a_bad_trace_before_running(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("workload, key", [
-    ({"path": "no/such.trace"}, "workload.path"),
-    ({"path": str(TPCC), "device": "99"}, "workload.device"),
-    ({"path": str(TPCC), "bs": "8KiB"}, "workload.bs"),
-    ({"path": str(TPCC), "start": "1s"}, "workload.start"),
-    ({"path": str(TPCC), "time_scale": 0}, "workload.time_scale"),
-    ({"path": str(TPCC), "format": "csv"}, "workload.format"),
-    ({"path": str(DATA / "fio-v2.iolog"), "format": "fio-iolog", "device": "/dev/vdb", "start": "1ms",
-      "loop": True}, "workload.loop"),
-])
+@pytest.mark.parametrize(
+    "workload, key",
+    [
+        ({"path": "no/such.trace"}, "workload.path"),
+        ({"path": str(TPCC), "device": "99"}, "workload.device"),
+        ({"path": str(TPCC), "bs": "8KiB"}, "workload.bs"),
+        ({"path": str(TPCC), "start": "1s"}, "workload.start"),
+        ({"path": str(TPCC), "time_scale": 0}, "workload.time_scale"),
+        ({"path": str(TPCC), "format": "csv"}, "workload.format"),
+        (
+            {
+                "path": str(DATA / "fio-v2.iolog"),
+                "format": "fio-iolog",
+                "device": "/dev/vdb",
+                "start": "1ms",
+                "loop": True,
+            },
+            "workload.loop",
+        ),
+    ],
+)
 def test_trace_config_errors_name_the_key(workload, key):
     with pytest.raises(ConfigError) as info:
         build_config({"workload": {"kind": "trace", **workload}})
@@ -238,10 +267,15 @@ def test_trace_config_errors_name_the_key(workload, key):
 
 # -- replay ---------------------------------------------------------------------------
 
+
 def _replay(workload, duration="1s", disk=None, disk_size="16GiB", keep_model=False):
-    cfg = {"backup": {"mode": "none", "disk_size": disk_size}, "disk": disk or {"profile": "nvme"},
-           "loop": free_loop(), "workload": {"kind": "trace", "duration": duration, **workload},
-           "run": {"baseline": False}}
+    cfg = {
+        "backup": {"mode": "none", "disk_size": disk_size},
+        "disk": disk or {"profile": "nvme"},
+        "loop": free_loop(),
+        "workload": {"kind": "trace", "duration": duration, **workload},
+        "run": {"baseline": False},
+    }
     return sim.run_one(cfg, keep_model=keep_model)
 
 
@@ -254,7 +288,7 @@ def test_open_replay_reproduces_the_trace(path, duration):
     assert int((req["op"] == "read").sum()) == sum(x[2] for x in ref)
     assert int((req["op"] == "write").sum()) == sum(not x[2] for x in ref)
     assert int(req["bytes"].sum()) == sum(x[4] for x in ref)
-    assert req["t_submit_ns"].tolist() == [x[0] - t0 for x in ref]     # submitted at trace times
+    assert req["t_submit_ns"].tolist() == [x[0] - t0 for x in ref]  # submitted at trace times
     span_s = (ref[-1][0] - t0) / 1e9
     got_rate = (len(req) - 1) / ((req["t_submit_ns"].max() - req["t_submit_ns"].min()) / 1e9)
     assert got_rate == pytest.approx((len(ref) - 1) / span_s, rel=1e-12)
@@ -274,13 +308,14 @@ def test_time_scale_stretches_the_arrivals(scale):
 
 def test_closed_replay_keeps_order_and_ignores_times():
     ref = simple_mqsim(TPCC)
-    res = _replay({"path": str(TPCC), "replay": "closed", "iodepth": 4}, "10s",
-                  disk=fixed_device(base="5us", qd=4, bw="100GiB/s"))
+    res = _replay(
+        {"path": str(TPCC), "replay": "closed", "iodepth": 4}, "10s", disk=fixed_device(base="5us", qd=4, bw="100GiB/s")
+    )
     req = res.requests.sort_values("index")
     assert len(req) == len(ref)
     assert (req["op"] == "read").tolist() == [x[2] for x in ref]
     assert req["bytes"].tolist() == [x[4] for x in ref]
-    assert (req["t_submit_ns"].iloc[:4] == 0).all()                     # depth 4 from the start
+    assert (req["t_submit_ns"].iloc[:4] == 0).all()  # depth 4 from the start
     # the trace spans 136 ms; back to back on a fast 4-slot disk it takes ~9 ms
     assert req["t_submit_ns"].max() < (ref[-1][0] - ref[0][0]) / 10
 
@@ -291,7 +326,7 @@ def test_device_selection_and_start():
     mine = [x for x in ref if x[1] == "3"]
     req = _replay({"path": str(TPCC), "device": 3}, "200ms").requests.sort_values("index")
     assert len(req) == len(mine) == 461
-    assert req["t_submit_ns"].tolist() == [x[0] - t0 for x in mine]     # the file's clock
+    assert req["t_submit_ns"].tolist() == [x[0] - t0 for x in mine]  # the file's clock
     assert int(req["bytes"].sum()) == sum(x[4] for x in mine)
     start = 50_000_000
     late = [x for x in ref if x[0] - t0 >= start]
@@ -323,8 +358,8 @@ def test_beyond_disk_wrap_and_reject():
 
 def test_place_straddling_request_moves_back_and_keeps_its_size():
     rec = TraceRecord(0, "0", WRITE, 1000 * 512 + 7, 4096, 9)
-    assert place(rec, 1 << 20, "wrap", "x") == 1000 * 512 + 7          # inside: untouched
-    rec = TraceRecord(0, "0", WRITE, (1 << 20) - 1024, 4096, 9)         # straddles the end
+    assert place(rec, 1 << 20, "wrap", "x") == 1000 * 512 + 7  # inside: untouched
+    rec = TraceRecord(0, "0", WRITE, (1 << 20) - 1024, 4096, 9)  # straddles the end
     assert place(rec, 1 << 20, "wrap", "x") == (1 << 20) - 4096
     with pytest.raises(TraceError, match="x:9:"):
         place(rec, 1 << 20, "reject", "x")
@@ -344,10 +379,15 @@ def test_loop_starts_over_after_the_mean_gap():
     assert res.model.guest.passes == 3
 
 
-@pytest.mark.parametrize("path, fmt", [
-    (DATA / "msr-hm.csv", "msr"), (DATA / "blkparse-sdc.txt", "blkparse"),
-    (DATA / "fio-v2.iolog", "fio-iolog"), (DATA / "fio-v3.iolog", "fio-iolog"),
-])
+@pytest.mark.parametrize(
+    "path, fmt",
+    [
+        (DATA / "msr-hm.csv", "msr"),
+        (DATA / "blkparse-sdc.txt", "blkparse"),
+        (DATA / "fio-v2.iolog", "fio-iolog"),
+        (DATA / "fio-v3.iolog", "fio-iolog"),
+    ],
+)
 def test_fixture_replays(path, fmt):
     recs = list(open_trace(path, fmt))
     t0 = recs[0].t_ns
@@ -367,10 +407,11 @@ def test_check_disk_rejects_before_running():
     # the hook the configuration's cross-section check can call with backup.disk_size
     ref = simple_mqsim(TPCC)
     first_beyond = next(x for x in ref if x[3] + x[4] > 16 * GiB)
-    wl = build_config({"backup": {"disk_size": "1TiB"},
-                       "workload": {"kind": "trace", "path": str(TPCC), "beyond_disk": "reject"}}).workload
+    wl = build_config(
+        {"backup": {"disk_size": "1TiB"}, "workload": {"kind": "trace", "path": str(TPCC), "beyond_disk": "reject"}}
+    ).workload
     with pytest.raises(ConfigError) as info:
         wl.check_disk(16 * GiB)
     assert info.value.key == "path" and f"tpcc-small.trace:{first_beyond[5]}:" in str(info.value)
-    wl.check_disk(1 << 40)                                               # a 1 TiB disk holds them all
+    wl.check_disk(1 << 40)  # a 1 TiB disk holds them all
     build_config({"workload": {"kind": "trace", "path": str(TPCC)}}).workload.check_disk(16 * GiB)

@@ -7,8 +7,13 @@ import sim
 
 
 def _guest(workload, duration="1s", disk=None):
-    cfg = {"backup": {"mode": "none", "disk_size": "1GiB"}, "disk": disk or fixed_device(base="50us", qd=4),
-           "loop": free_loop(), "workload": {**workload, "duration": duration}, "run": {"baseline": False}}
+    cfg = {
+        "backup": {"mode": "none", "disk_size": "1GiB"},
+        "disk": disk or fixed_device(base="50us", qd=4),
+        "loop": free_loop(),
+        "workload": {**workload, "duration": duration},
+        "run": {"baseline": False},
+    }
     return sim.run_one(cfg, keep_model=True)
 
 
@@ -35,8 +40,11 @@ def test_think_time_spaces_requests():
 
 
 def test_sequential_stream_continues_and_wraps():
-    res = _guest({"kind": "fio", "rw": "write", "bs": "256MiB", "iodepth": 1}, duration="3s",
-                 disk=fixed_device(base="1ms", bw="100GiB/s"))
+    res = _guest(
+        {"kind": "fio", "rw": "write", "bs": "256MiB", "iodepth": 1},
+        duration="3s",
+        disk=fixed_device(base="1ms", bw="100GiB/s"),
+    )
     offs = res.requests.sort_values("index")["offset"].tolist()
     assert offs[:6] == [0, 256 << 20, 512 << 20, 768 << 20, 0, 256 << 20]
     assert (res.requests["op"] == "write").all()
@@ -48,8 +56,11 @@ def test_poisson_rate():
 
 
 def test_fixed_duration_outlasts_a_short_backup():
-    cfg = {"backup": {"disk_size": "4MiB", "start": "10ms"}, "workload": {"kind": "fio", "duration": "300ms"},
-           "run": {"baseline": False}}
+    cfg = {
+        "backup": {"disk_size": "4MiB", "start": "10ms"},
+        "workload": {"kind": "fio", "duration": "300ms"},
+        "run": {"baseline": False},
+    }
     res = sim.run_one(cfg, keep_model=True)
     assert res.summary["status"] == "completed"
     assert res.summary["backup_end_s"] < 0.3 <= res.model.t_end / 1e9

@@ -21,8 +21,8 @@ def make_device(env, cfg, draws=None, name: str = "disk", trace: list | None = N
     """The device object for ``cfg``."""
     if cfg.link_bw:
         from ..config import DeviceConfig
-        remote = make_device(env, DeviceConfig.model_validate({"profile": cfg.remote}), draws,
-                             f"{name}.remote", trace)
+
+        remote = make_device(env, DeviceConfig.model_validate({"profile": cfg.remote}), draws, f"{name}.remote", trace)
         return NetworkTarget(env, cfg, remote, name, trace)
     if cfg.rpm:
         return SeekingDisk(env, cfg, draws, name, trace)

@@ -39,8 +39,14 @@ __all__ = ["Device"]
 class Device:
     """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
 
-    def __init__(self, env: simpy.Environment, cfg: DeviceConfig, draws: dict[int, RequestDraws] | None = None,
-                 name: str = "disk", trace: list | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: DeviceConfig,
+        draws: dict[int, RequestDraws] | None = None,
+        name: str = "disk",
+        trace: list | None = None,
+    ):
         self.env = env
         self.cfg = cfg
         self.name = name
@@ -55,8 +61,8 @@ class Device:
         self._bw = (cfg.read_bw, cfg.write_bw)
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
-        self._calendar: list[list[int]] = []   # reserved [start, end) on the transfer path
-        self._backup_seq = -1                  # backup requests numbered as they start
+        self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
+        self._backup_seq = -1  # backup requests numbered as they start
         # statistics
         self.completed = 0
         self.in_system = 0
@@ -119,7 +125,7 @@ class Device:
         if not xfer:
             end = t_ready
         elif self.cfg.queue_depth == 1:
-            end = t_ready + xfer        # one request at a time: the path is always free
+            end = t_ready + xfer  # one request at a time: the path is always free
         else:
             end = self._reserve(now, t_ready, xfer)
         if self.trace is not None:
@@ -135,7 +141,7 @@ class Device:
         i = 0
         for s, e in cal:
             if start + xfer <= s:
-                break          # fits in the gap before this reservation
+                break  # fits in the gap before this reservation
             if e > start:
                 start = e
             i += 1

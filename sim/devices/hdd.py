@@ -49,6 +49,6 @@ class SeekingDisk(Device):
         self.head = req.offset + req.nbytes
         if distance == 0:
             return base
-        key = req.key if self._random else self.draw_key(req)   # service() keyed it when it drew
+        key = req.key if self._random else self.draw_key(req)  # service() keyed it when it drew
         rot = int(self.draws[req.origin].uniform("rotation", key) * self.revolution)
         return base + seek_time(distance, cfg.span, cfg.seek_track, cfg.seek_full) + rot

@@ -27,8 +27,7 @@ __all__ = ["NetworkTarget"]
 class NetworkTarget:
     """Same interface as :class:`Device`: ``submit(req, done)``."""
 
-    def __init__(self, env: simpy.Environment, cfg, remote: Device, name: str = "target",
-                 trace: list | None = None):
+    def __init__(self, env: simpy.Environment, cfg, remote: Device, name: str = "target", trace: list | None = None):
         self.env = env
         self.cfg = cfg
         self.remote = remote

@@ -16,5 +16,4 @@ from .pareto import tradeoff
 from .style import save
 from .timelines import pick_run, timeline
 
-__all__ = ["latency_cdf", "tradeoff", "timeline", "cow_cost", "queueing_check", "rate_limit_check",
-           "pick_run", "save"]
+__all__ = ["latency_cdf", "tradeoff", "timeline", "cow_cost", "queueing_check", "rate_limit_check", "pick_run", "save"]

@@ -55,8 +55,15 @@ def latency_cdf(res: analysis.Results, points: Sequence[int] | None = None, tail
             else:
                 ax.set_xlabel(f"{op} latency (µs)")
                 ax.set_xticks([])
-                ax.text(0.5, 0.5, f"no guest {op}s in the backup window", transform=ax.transAxes,
-                        ha="center", va="center", color="0.4")
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"no guest {op}s in the backup window",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    color="0.4",
+                )
         if tail:
             axes[0].set_yscale("logit")
             axes[0].set_ylim(*_LOGIT_LIM)
@@ -72,8 +79,14 @@ def latency_cdf(res: analysis.Results, points: Sequence[int] | None = None, tail
         if not handles:
             handles, labels = axes[1].get_legend_handles_labels()
         if handles:
-            panel.legend(handles, labels, loc="outside lower center", ncols=min(3, len(handles)),
-                         title="sweep point", frameon=False)
+            panel.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=min(3, len(handles)),
+                title="sweep point",
+                frameon=False,
+            )
         panel.suptitle(f"Guest latency during the backup ({res.name}; replications pooled)")
         style.stamp(fig, style.caption_text(res.name, res.scenario_hash))
     return fig

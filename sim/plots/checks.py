@@ -26,24 +26,31 @@ def queueing_check(table: pd.DataFrame, stamp: str = "") -> Figure:
     ``sim_us`` and optionally ``sim_lo_us`` / ``sim_hi_us``.
     """
     with style.context():
-        fig, panel, (ax, ax_e) = style.new_figure(9.0, 4.4, nrows=1, ncols=2,
-                                           gridspec_kw={"width_ratios": [1.6, 1]})
+        fig, panel, (ax, ax_e) = style.new_figure(9.0, 4.4, nrows=1, ncols=2, gridspec_kw={"width_ratios": [1.6, 1]})
         for i, (model, sub) in enumerate(table.groupby("model", sort=True)):
             sub = sub.sort_values("rho")
             color = _MODEL_COLORS.get(str(model), style.SEQUENCE[i % len(style.SEQUENCE)])
             rho = sub["rho"].to_numpy(float)
-            ax.plot(rho, sub["theory_us"], color=color, linestyle="-", linewidth=1.2,
-                    label=f"{model} formula", marker=None)
+            ax.plot(
+                rho, sub["theory_us"], color=color, linestyle="-", linewidth=1.2, label=f"{model} formula", marker=None
+            )
             err = None
             if {"sim_lo_us", "sim_hi_us"} <= set(sub.columns) and np.isfinite(sub["sim_lo_us"]).all():
                 err = np.vstack([sub["sim_us"] - sub["sim_lo_us"], sub["sim_hi_us"] - sub["sim_us"]])
-            ax.errorbar(rho, sub["sim_us"], yerr=err, color=color, marker=style.MARKERS[i], linestyle="none",
-                        capsize=3, label=f"{model} simulated")
+            ax.errorbar(
+                rho,
+                sub["sim_us"],
+                yerr=err,
+                color=color,
+                marker=style.MARKERS[i],
+                linestyle="none",
+                capsize=3,
+                label=f"{model} simulated",
+            )
             theory = sub["theory_us"].to_numpy(float)
             rel = 100 * (sub["sim_us"].to_numpy(float) / theory - 1)
             rel_err = None if err is None else 100 * err / theory
-            ax_e.errorbar(rho, rel, yerr=rel_err, color=color, marker=style.MARKERS[i], capsize=3,
-                          label=str(model))
+            ax_e.errorbar(rho, rel, yerr=rel_err, color=color, marker=style.MARKERS[i], capsize=3, label=str(model))
         style.log_axis(ax, "y")
         ax.set_xlabel("offered load ρ = λ·S")
         ax.set_ylabel("mean guest latency (µs, log scale)")
@@ -75,8 +82,14 @@ def rate_limit_check(curves: pd.DataFrame, stamp: str = "") -> Figure:
             t = sub["t_s"].to_numpy(float)
             ax.step(t, sub["clusters"], where="post", color=color, label=f"{speed}: simulated")
             rate = float(sub["expected_per_s"].iloc[0])
-            ax.plot(t, 1 + rate * t, color=color, linestyle="--", linewidth=1,
-                    label=f"{speed}: expected {rate:g} cluster{'s' if rate != 1 else ''}/s")
+            ax.plot(
+                t,
+                1 + rate * t,
+                color=color,
+                linestyle="--",
+                linewidth=1,
+                label=f"{speed}: expected {rate:g} cluster{'s' if rate != 1 else ''}/s",
+            )
         ax.set_xlabel("time since the backup started (s)")
         ax.set_ylabel("clusters copied")
         ax.set_xlim(left=0)

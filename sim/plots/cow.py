@@ -33,25 +33,50 @@ def cow_cost(res: analysis.Results, points: Sequence[int] | None = None) -> Figu
     with style.context():
         fig, panel, (ax_s, ax_l) = style.new_figure(9.0, height, nrows=1, ncols=2, sharey=True)
         share = 100 * agg["cow_delayed_share"].to_numpy(float)
-        ax_s.barh(y, share, color=colors, xerr=_xerr(agg, "cow_delayed_share", 100), capsize=3,
-                  error_kw={"elinewidth": 1})
+        ax_s.barh(
+            y, share, color=colors, xerr=_xerr(agg, "cow_delayed_share", 100), capsize=3, error_kw={"elinewidth": 1}
+        )
         ax_s.set_xlabel("guest writes delayed by copy-before-write (%)")
         ax_s.set_yticks(y, agg["label"].astype(str).tolist())
         reach = 100 * agg[["cow_delayed_share", "cow_delayed_share_hi"]].to_numpy(float)
         ax_s.set_xlim(0, min(100.0, max(5.0, float(np.nanmax(reach, initial=0.0)) * 1.05)))
         h = 0.38
-        ax_l.barh(y + h / 2, agg["cow_extra_mean_us"].to_numpy(float), height=h, color=colors,
-                  xerr=_xerr(agg, "cow_extra_mean_us"), capsize=3, error_kw={"elinewidth": 1})
-        ax_l.barh(y - h / 2, agg["cow_extra_p99_us"].to_numpy(float), height=h, color=colors, alpha=0.45,
-                  hatch="///", edgecolor=colors, xerr=_xerr(agg, "cow_extra_p99_us"), capsize=3,
-                  error_kw={"elinewidth": 1})
+        ax_l.barh(
+            y + h / 2,
+            agg["cow_extra_mean_us"].to_numpy(float),
+            height=h,
+            color=colors,
+            xerr=_xerr(agg, "cow_extra_mean_us"),
+            capsize=3,
+            error_kw={"elinewidth": 1},
+        )
+        ax_l.barh(
+            y - h / 2,
+            agg["cow_extra_p99_us"].to_numpy(float),
+            height=h,
+            color=colors,
+            alpha=0.45,
+            hatch="///",
+            edgecolor=colors,
+            xerr=_xerr(agg, "cow_extra_p99_us"),
+            capsize=3,
+            error_kw={"elinewidth": 1},
+        )
         ax_l.set_xlabel("extra latency of a delayed write (µs)")
-        top = np.nanmax(agg[["cow_extra_mean_us", "cow_extra_p99_us", "cow_extra_p99_us_hi"]].to_numpy(float),
-                        initial=0.0)
+        top = np.nanmax(
+            agg[["cow_extra_mean_us", "cow_extra_p99_us", "cow_extra_p99_us_hi"]].to_numpy(float), initial=0.0
+        )
         ax_l.set_xlim(0, max(1.0, float(top) * 1.1))
-        ax_l.legend(handles=[Patch(facecolor="0.4", label="mean"),
-                             Patch(facecolor="0.4", alpha=0.45, hatch="///", edgecolor="0.4", label="p99")],
-                    loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+        ax_l.legend(
+            handles=[
+                Patch(facecolor="0.4", label="mean"),
+                Patch(facecolor="0.4", alpha=0.45, hatch="///", edgecolor="0.4", label="p99"),
+            ],
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=2,
+            frameon=False,
+        )
         for ax in (ax_s, ax_l):
             ax.grid(axis="y", visible=False)
             ax.xaxis.set_major_formatter(style.thousands)

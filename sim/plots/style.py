@@ -26,13 +26,34 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["OKABE_ITO", "POLICY_COLORS", "SEQUENCE", "LINESTYLES", "MARKERS", "RC", "context", "new_figure",
-           "log_axis", "thousands", "policy_color", "point_styles", "stamp", "caption_text", "save"]
+__all__ = [
+    "OKABE_ITO",
+    "POLICY_COLORS",
+    "SEQUENCE",
+    "LINESTYLES",
+    "MARKERS",
+    "RC",
+    "context",
+    "new_figure",
+    "log_axis",
+    "thousands",
+    "policy_color",
+    "point_styles",
+    "stamp",
+    "caption_text",
+    "save",
+]
 
 #: Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
 }
 
 #: The policy -> colour mapping used by every figure.
@@ -44,12 +65,13 @@ POLICY_COLORS = {
     "hybrid": OKABE_ITO["reddish purple"],
     "idle-class": OKABE_ITO["sky blue"],
     "latency-target": OKABE_ITO["black"],
-    "deadline": "#B8A200",   # Okabe-Ito yellow, darkened to be visible on white
+    "deadline": "#B8A200",  # Okabe-Ito yellow, darkened to be visible on white
 }
 _SPARE = ["#595959", "#8C564B", "#17BECF", "#7F7F00", "#9467BD", "#A0A0A0"]
 #: Colours for points when all of them share one policy (Okabe-Ito order, yellow last).
-SEQUENCE = [OKABE_ITO[k] for k in ("blue", "vermillion", "bluish green", "orange", "reddish purple",
-                                    "sky blue", "black")] + ["#B8A200"]
+SEQUENCE = [
+    OKABE_ITO[k] for k in ("blue", "vermillion", "bluish green", "orange", "reddish purple", "sky blue", "black")
+] + ["#B8A200"]
 
 LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -74,7 +96,7 @@ RC = {
     "svg.hashsalt": "backupsim",
 }
 
-FOOTER_IN = 0.22   # height of the footer strip (inches)
+FOOTER_IN = 0.22  # height of the footer strip (inches)
 
 _FOOTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -107,7 +129,7 @@ def log_axis(ax, which: str = "x") -> None:
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     if ax.get_autoscalex_on() if which == "x" else ax.get_autoscaley_on():
         lim = ax.get_xlim() if which == "x" else ax.get_ylim()
-    else:   # limits set by the caller: keep them
+    else:  # limits set by the caller: keep them
         (ax.set_xlim if which == "x" else ax.set_ylim)(*lim)
     lo, hi = lim
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 10
@@ -147,8 +169,9 @@ def point_styles(points: pd.DataFrame) -> dict[int, dict]:
     """
     pol = points["policy.name"] if "policy.name" in points.columns else pd.Series(None, index=points.index)
     others = [c for c in points.columns if "." in c and c != "policy.name"]
-    variant_keys = [tuple(str(v) for v in row) for row in points[others].itertuples(index=False)] \
-        if others else [()] * len(points)
+    variant_keys = (
+        [tuple(str(v) for v in row) for row in points[others].itertuples(index=False)] if others else [()] * len(points)
+    )
     variants: list[tuple] = []
     for v in variant_keys:
         if v not in variants:
@@ -158,14 +181,17 @@ def point_styles(points: pd.DataFrame) -> dict[int, dict]:
     out = {}
     for (p, name), v in zip(pol.items(), variant_keys):
         k = variants.index(v)
-        if one_policy and len(variants) > 1:   # colour tells the variants apart
+        if one_policy and len(variants) > 1:  # colour tells the variants apart
             color = SEQUENCE[k % len(SEQUENCE)]
             k_style = 0 if len(variants) <= len(SEQUENCE) else k
         else:
             color = policy_color(name, unknown.index(name) if name in unknown else 0)
             k_style = k
-        out[p] = {"color": color, "linestyle": LINESTYLES[k_style % len(LINESTYLES)],
-                  "marker": MARKERS[k_style % len(MARKERS)]}
+        out[p] = {
+            "color": color,
+            "linestyle": LINESTYLES[k_style % len(LINESTYLES)],
+            "marker": MARKERS[k_style % len(MARKERS)],
+        }
     return out
 
 

@@ -31,8 +31,9 @@ def pick_run(res: analysis.Results, point: int | None = None, replication: int =
     return str((exact if len(exact) else sub)["run_id"].iloc[0])
 
 
-def timeline(res: analysis.Results, run_id: str | None = None, point: int | None = None,
-             replication: int = 0) -> Figure:
+def timeline(
+    res: analysis.Results, run_id: str | None = None, point: int | None = None, replication: int = 0
+) -> Figure:
     """The timeline of one run: ``run_id``, or ``replication`` of sweep ``point``."""
     if run_id is None:
         run_id = pick_run(res, point, replication)
@@ -48,16 +49,17 @@ def timeline(res: analysis.Results, run_id: str | None = None, point: int | None
     end_of_run = float(row.get("sim_time_s", np.nan))
     last = t0[-1] + window if len(t0) else 0.0
     if np.isfinite(end_of_run) and len(t0) and t0[-1] < end_of_run < last:
-        last = end_of_run   # the last window is cut short by the end of the run
+        last = end_of_run  # the last window is cut short by the end of the run
     edges = np.append(t0, last) if len(t0) else t0
 
-    def steps(col: str) -> np.ndarray:   # a per-window value held over its window
+    def steps(col: str) -> np.ndarray:  # a per-window value held over its window
         v = tl[col].to_numpy(float)
         return np.append(v, v[-1]) if len(v) else v
 
     with style.context():
-        fig, panel, (ax_l, ax_i, ax_b) = style.new_figure(8.0, 7.0, nrows=3, ncols=1, sharex=True,
-                                                          gridspec_kw={"height_ratios": [1.5, 1, 1]})
+        fig, panel, (ax_l, ax_i, ax_b) = style.new_figure(
+            8.0, 7.0, nrows=3, ncols=1, sharex=True, gridspec_kw={"height_ratios": [1.5, 1, 1]}
+        )
         ax_l.step(edges, steps("guest_p99_us"), where="post", color=color, label="guest p99")
         ax_l.step(edges, steps("guest_p50_us"), where="post", color=color, linestyle=":", label="guest p50")
         base = row.get("baseline_guest_p99_us", np.nan)
@@ -67,9 +69,16 @@ def timeline(res: analysis.Results, run_id: str | None = None, point: int | None
         if (np.isfinite(lat) & (lat > 0)).any() or (np.isfinite(base) and base > 0):
             style.log_axis(ax_l, "y")
             ax_l.set_ylabel("latency (µs, log)")
-        else:   # nothing to put on a log scale: say why the panel is empty
-            ax_l.text(0.5, 0.5, "no guest requests completed in this run", transform=ax_l.transAxes,
-                      ha="center", va="center", color="0.4")
+        else:  # nothing to put on a log scale: say why the panel is empty
+            ax_l.text(
+                0.5,
+                0.5,
+                "no guest requests completed in this run",
+                transform=ax_l.transAxes,
+                ha="center",
+                va="center",
+                color="0.4",
+            )
             ax_l.set_yticks([])
             ax_l.set_ylabel("latency (µs)")
         ax_i.step(edges, steps("guest_iops"), where="post", color=color)
@@ -92,8 +101,9 @@ def timeline(res: analysis.Results, run_id: str | None = None, point: int | None
             ax.axvline(start, color="0.2", linestyle=":", linewidth=1)
             ax.axvline(end, color="0.2", linestyle="-.", linewidth=1)
         ax_l.plot([], [], color="0.2", linestyle=":", linewidth=1, label=f"backup start ({start:.2f} s)")
-        ax_l.plot([], [], color="0.2", linestyle="-.", linewidth=1,
-                  label=f"backup end ({end:.2f} s, {row.get('status', '')})")
+        ax_l.plot(
+            [], [], color="0.2", linestyle="-.", linewidth=1, label=f"backup end ({end:.2f} s, {row.get('status', '')})"
+        )
         ax_l.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         panel.suptitle(f"One run over time: {label} (replication {int(row['replication'])})")
         style.stamp(fig, style.caption_text(res.name, res.scenario_hash, f"run {run_id}"))

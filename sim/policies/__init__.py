@@ -40,6 +40,7 @@ DEFAULT = "none"
 def policy_config(data: Any) -> PolicyConfig:
     """Validate a ``policy`` table against the config class of the policy it names."""
     from ..config import ConfigError, _from_pydantic
+
     if isinstance(data, PolicyConfig):
         return data
     if data is None:

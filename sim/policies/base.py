@@ -47,8 +47,15 @@ class PolicyConfig(BaseModel):
 class PolicyContext:
     """What a policy may see: the simulation clock, the guest, the devices, the job."""
 
-    def __init__(self, env: simpy.Environment, guest: GuestActivity, disk: DeviceConfig,
-                 target: DeviceConfig, draws: Draws, job=None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        guest: GuestActivity,
+        disk: DeviceConfig,
+        target: DeviceConfig,
+        draws: Draws,
+        job=None,
+    ):
         self.env = env
         self.guest = guest
         self.disk = disk

@@ -40,7 +40,7 @@ class DeadlinePolicy(Policy):
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)
-        self.next_at = 0          # earliest start of the next paced copy
+        self.next_at = 0  # earliest start of the next paced copy
         self.quiet = QuietDetector(ctx.env, ctx.guest, cfg.window)
 
     def before_cluster(self) -> int | simpy.Event:
@@ -53,7 +53,7 @@ class DeadlinePolicy(Policy):
         remaining = (job.n - job.bitmap.count()) * job.cluster_size
         if left <= 0 or remaining <= 0:
             return 0
-        rate = remaining * self.cfg.margin / (left / 1e9)          # bytes per second
+        rate = remaining * self.cfg.margin / (left / 1e9)  # bytes per second
         gap = int(job.cluster_size * 1e9 / rate)
         if now >= self.next_at:
             self.next_at = max(self.next_at, now - gap) + gap

@@ -49,7 +49,7 @@ class HybridPolicy(Policy):
     def before_cluster(self) -> int | simpy.Event:
         env = self.ctx.env
         if self.quiet.quiet():
-            self.meter.forget()    # copies made while the guest was quiet are not charged
+            self.meter.forget()  # copies made while the guest was quiet are not charged
             return 0
         delay = self.meter.next_delay(env.now)
         if delay == 0:

@@ -56,12 +56,12 @@ class LatencyTargetPolicy(Policy):
         self.full_rate = ctx.disk.read_bw
         self.floor = max(1, resolve_rate(cfg.floor, ctx.disk.read_bw))
         self.step = max(1, self.full_rate // 16)
-        self.cur_depth = 1                 # start as the patch does, then probe upwards
-        self.rate = 0                      # 0: unlimited
+        self.cur_depth = 1  # start as the patch does, then probe upwards
+        self.rate = 0  # 0: unlimited
         self.meter = JobMeter(RateLimitFractional(0))
         self.log: list[int] = []
         self._stopped = False
-        self.history: list[tuple[int, int, int, bool]] = []   # (time, depth, rate, missed)
+        self.history: list[tuple[int, int, int, bool]] = []  # (time, depth, rate, missed)
 
     def start(self) -> None:
         self.ctx.guest.latency_log = self.log

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 __all__ = ["RateLimit2013", "RateLimitFractional", "JobMeter", "make_limiter", "SLICE_NS"]
 
-SLICE_NS = 100_000_000   # SLICE_TIME in block/backup.c: 100 ms
+SLICE_NS = 100_000_000  # SLICE_TIME in block/backup.c: 100 ms
 
 
 class RateLimitFractional:

@@ -27,8 +27,17 @@ from ..request import READ
 from . import blkparse, fio_iolog, mqsim, msr
 from .record import TraceError, TraceRecord
 
-__all__ = ["FORMATS", "SUMMARIES", "TraceRecord", "TraceError", "TraceStats", "open_trace",
-           "validate_trace", "place", "ALIGN"]
+__all__ = [
+    "FORMATS",
+    "SUMMARIES",
+    "TraceRecord",
+    "TraceError",
+    "TraceStats",
+    "open_trace",
+    "validate_trace",
+    "place",
+    "ALIGN",
+]
 
 Parser = Callable[[str | os.PathLike], Iterator[TraceRecord]]
 
@@ -45,7 +54,7 @@ SUMMARIES: dict[str, str] = {
     "fio-iolog": fio_iolog.SUMMARY,
 }
 
-ALIGN = 512           # a wrapped offset is aligned down to this many bytes
+ALIGN = 512  # a wrapped offset is aligned down to this many bytes
 MAX_DEVICES = 10_000  # distinct device names counted by validate_trace (bounded memory)
 
 
@@ -72,11 +81,16 @@ def place(rec: TraceRecord, disk_size: int, beyond_disk: str, path: str | os.Pat
     if offset + nbytes <= disk_size:
         return offset
     if nbytes > disk_size:
-        raise TraceError(path, rec.line, f"a request of at most the disk's {disk_size} bytes",
-                         f"{nbytes} bytes at offset {offset}")
+        raise TraceError(
+            path, rec.line, f"a request of at most the disk's {disk_size} bytes", f"{nbytes} bytes at offset {offset}"
+        )
     if beyond_disk == "reject":
-        raise TraceError(path, rec.line, f"a request inside the disk's {disk_size} bytes "
-                         "(or workload.beyond_disk = \"wrap\")", f"{nbytes} bytes at offset {offset}")
+        raise TraceError(
+            path,
+            rec.line,
+            f'a request inside the disk\'s {disk_size} bytes (or workload.beyond_disk = "wrap")',
+            f"{nbytes} bytes at offset {offset}",
+        )
     offset = offset % disk_size // ALIGN * ALIGN
     if offset + nbytes > disk_size:
         offset = (disk_size - nbytes) // ALIGN * ALIGN
@@ -111,8 +125,14 @@ class TraceStats:
         return self.last_ns - self.first_ns
 
 
-def validate_trace(path: str | os.PathLike, format: str, device: str = "all", start: int = 0,
-                   disk_size: int | None = None, beyond_disk: str = "wrap") -> TraceStats:
+def validate_trace(
+    path: str | os.PathLike,
+    format: str,
+    device: str = "all",
+    start: int = 0,
+    disk_size: int | None = None,
+    beyond_disk: str = "wrap",
+) -> TraceStats:
     """Read the whole trace once; raise :class:`TraceError` at its first malformed line.
 
     Counts the records of ``device`` (or all, for ``"all"``) that arrive

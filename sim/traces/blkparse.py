@@ -70,8 +70,9 @@ def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
                 uint(parts[1]), uint(parts[2]), uint(parts[4])
                 t_ns = _time_ns(parts[3])
             except ValueError:
-                raise TraceError(path, n, _EXPECTED + " with integer cpu, seq, pid and a "
-                                 "seconds.nanoseconds time", line) from None
+                raise TraceError(
+                    path, n, _EXPECTED + " with integer cpu, seq, pid and a seconds.nanoseconds time", line
+                ) from None
             if parts[5] != "Q":
                 continue
             rwbs = parts[6]

@@ -46,8 +46,7 @@ from .record import TraceError, TraceRecord, uint
 
 __all__ = ["parse", "SUMMARY", "HEADERS"]
 
-SUMMARY = ("fio iolog v2/v3: 'fio version N iolog' then '[timestamp_us] FILE ACTION [OFFSET LENGTH]' "
-           "(v2 'wait' in us)")
+SUMMARY = "fio iolog v2/v3: 'fio version N iolog' then '[timestamp_us] FILE ACTION [OFFSET LENGTH]' (v2 'wait' in us)"
 HEADERS = {"fio version 2 iolog": 2, "fio version 3 iolog": 3}
 _FILE_ACTIONS = ("add", "open", "close")
 _IO_ACTIONS = {"read": READ, "write": WRITE, "sync": None, "datasync": None, "trim": None, "wait": None}
@@ -75,8 +74,9 @@ def _v2(path, f) -> Iterator[TraceRecord]:
                 raise TraceError(path, n, "'FILE add|open|close'", line)
             continue
         if len(parts) != 4 or parts[1] not in _IO_ACTIONS:
-            raise TraceError(path, n, "'FILE add|open|close' or "
-                             "'FILE read|write|sync|datasync|trim|wait OFFSET LENGTH'", line)
+            raise TraceError(
+                path, n, "'FILE add|open|close' or 'FILE read|write|sync|datasync|trim|wait OFFSET LENGTH'", line
+            )
         name, action, off, size = parts
         try:
             offset, nbytes = uint(off), uint(size)
@@ -104,8 +104,12 @@ def _v3(path, f) -> Iterator[TraceRecord]:
                 raise TraceError(path, n, "'TIMESTAMP FILE add|open|close'", line)
             continue
         if len(parts) != 5 or parts[2] not in _IO_ACTIONS:
-            raise TraceError(path, n, "'TIMESTAMP FILE add|open|close' or "
-                             "'TIMESTAMP FILE read|write|sync|datasync|trim OFFSET LENGTH'", line)
+            raise TraceError(
+                path,
+                n,
+                "'TIMESTAMP FILE add|open|close' or 'TIMESTAMP FILE read|write|sync|datasync|trim OFFSET LENGTH'",
+                line,
+            )
         _, name, action, off, size = parts
         try:
             offset, nbytes = uint(off), uint(size)

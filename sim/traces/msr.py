@@ -56,7 +56,11 @@ def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
                 t, d, offset, nbytes = uint(ts), uint(disk), uint(off), uint(size)
                 uint(resp)
             except ValueError:
-                raise TraceError(path, n, _EXPECTED + " with non-negative integers in "
-                                 "Timestamp, DiskNumber, Offset, Size, ResponseTime", line) from None
+                raise TraceError(
+                    path,
+                    n,
+                    _EXPECTED + " with non-negative integers in Timestamp, DiskNumber, Offset, Size, ResponseTime",
+                    line,
+                ) from None
             if nbytes:
                 yield TraceRecord(t * FILETIME_NS, f"{host}_{d}", op, offset, nbytes, n)

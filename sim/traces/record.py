@@ -47,7 +47,7 @@ class TraceError(ConfigError):
     def __init__(self, path: str | os.PathLike, line: int, expected: str, got: str):
         got = got.rstrip("\r\n")
         if len(got) > GOT_MAX:
-            got = got[:GOT_MAX - 3] + "..."
+            got = got[: GOT_MAX - 3] + "..."
         super().__init__("workload.path", os.fspath(path), expected)
         self.path = os.fspath(path)
         self.line = line

@@ -35,6 +35,7 @@ DEFAULT = "fio"
 def workload_config(data: Any) -> WorkloadConfig:
     """Validate a ``workload`` table against the config class of its ``kind``."""
     from ..config import ConfigError, _from_pydantic
+
     if isinstance(data, WorkloadConfig):
         return data
     if data is None:

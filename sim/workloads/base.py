@@ -43,8 +43,15 @@ from ..rng import Draws
 if TYPE_CHECKING:
     from ..block import BlockLayer
 
-__all__ = ["WorkloadConfig", "Guest", "RequestStream", "ZipfRegions", "STREAM_KEYS", "reject_stream_keys",
-           "stream_region"]
+__all__ = [
+    "WorkloadConfig",
+    "Guest",
+    "RequestStream",
+    "ZipfRegions",
+    "STREAM_KEYS",
+    "reject_stream_keys",
+    "stream_region",
+]
 
 
 def _duration(value):
@@ -81,8 +88,9 @@ class WorkloadConfig(BaseModel):
     @model_validator(mode="after")
     def _check_stream(self) -> WorkloadConfig:
         if self.offset_dist == "zipf" and not self.rw.startswith("rand"):
-            raise ConfigError("offset_dist", self.offset_dist,
-                              f"'uniform' with a sequential rw ({self.rw!r}); zipf needs a random rw")
+            raise ConfigError(
+                "offset_dist", self.offset_dist, f"'uniform' with a sequential rw ({self.rw!r}); zipf needs a random rw"
+            )
         if self.size is not None and self.size < self.bs:
             raise ConfigError("size", self.size, f"at least bs ({units.format_size(self.bs)})")
         return self
@@ -109,8 +117,11 @@ def stream_region(cfg: WorkloadConfig, disk_size: int) -> tuple[int, int]:
     """``(offset, size)`` of the region a stream covers on a disk of ``disk_size`` bytes."""
     span = cfg.size if cfg.size is not None else disk_size - cfg.offset
     if cfg.offset + span > disk_size or span < cfg.bs:
-        raise ConfigError("offset", cfg.offset, "a region (offset + size, of at least bs) inside "
-                          f"the disk ({units.format_size(disk_size)})")
+        raise ConfigError(
+            "offset",
+            cfg.offset,
+            f"a region (offset + size, of at least bs) inside the disk ({units.format_size(disk_size)})",
+        )
     return cfg.offset, span
 
 
@@ -151,12 +162,15 @@ class RequestStream:
         self.bs = cfg.bs
         try:
             self.base, span = stream_region(cfg, disk_size)
-        except ConfigError as e:   # relative to the workload section
+        except ConfigError as e:  # relative to the workload section
             raise ConfigError("workload." + e.key, e.value, e.expected) from None
         self.nblocks = span // cfg.bs
         self.random = cfg.rw.startswith("rand")
-        self.zipf = ZipfRegions(self.nblocks, cfg.zipf_regions, cfg.zipf_theta) if (
-            self.random and cfg.offset_dist == "zipf") else None
+        self.zipf = (
+            ZipfRegions(self.nblocks, cfg.zipf_regions, cfg.zipf_theta)
+            if (self.random and cfg.offset_dist == "zipf")
+            else None
+        )
         if cfg.rw in ("read", "randread"):
             self.read_share = 1.0
         elif cfg.rw in ("write", "randwrite"):
@@ -191,15 +205,14 @@ class Guest:
     kind: ClassVar[str] = ""
     Config: ClassVar[type[WorkloadConfig]] = WorkloadConfig
 
-    def __init__(self, env: simpy.Environment, cfg: WorkloadConfig, blk: BlockLayer,
-                 disk_size: int, draws: Draws):
+    def __init__(self, env: simpy.Environment, cfg: WorkloadConfig, blk: BlockLayer, disk_size: int, draws: Draws):
         self.env = env
         self.cfg = cfg
         self.blk = blk
         self.draws = draws
         self.stream = RequestStream(cfg, disk_size, draws)
         self.stopped = False
-        self.exhausted = env.event()   # fires when a finite guest has issued its last request
+        self.exhausted = env.event()  # fires when a finite guest has issued its last request
         self.issued = 0
         # flat typed arrays (8 bytes a value, not a Python object each)
         self.t_submit = array("q")

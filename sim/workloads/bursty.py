@@ -60,8 +60,8 @@ class BurstyGuest(Guest):
 
     def __init__(self, env, cfg, blk, disk_size, draws):
         super().__init__(env, cfg, blk, disk_size, draws)
-        self.on_count = self.off_count = 0    # periods begun
-        self.on_ns = self.off_ns = 0          # their drawn lengths, summed
+        self.on_count = self.off_count = 0  # periods begun
+        self.on_ns = self.off_ns = 0  # their drawn lengths, summed
         self._on_end = 0
         self._mean_ns = 1e9 / cfg.iops
 
@@ -87,7 +87,7 @@ class BurstyGuest(Guest):
         now = self.env.now
         if now + gap < self._on_end:
             self.env.timeout(gap).callbacks.append(self._arrive)
-        else:   # memoryless: the gap that crosses the end of ON is dropped
+        else:  # memoryless: the gap that crosses the end of ON is dropped
             self.env.timeout(self._on_end - now).callbacks.append(self._begin_off)
 
     def _arrive(self, _event) -> None:

@@ -39,17 +39,21 @@ MAX_STREAMS = 64
 
 def _streams(value):
     from . import workload_config
+
     if isinstance(value, dict) or not isinstance(value, (list, tuple)):
         raise ConfigError("streams", value, "a list of workload tables, each with a 'kind'")
     out = []
     for i, item in enumerate(value):
-        if isinstance(item, dict) and item.get("kind", "fio") == "multi" or (
-                isinstance(item, WorkloadConfig) and item.kind == "multi"):
+        if (
+            isinstance(item, dict)
+            and item.get("kind", "fio") == "multi"
+            or (isinstance(item, WorkloadConfig) and item.kind == "multi")
+        ):
             raise ConfigError(f"streams.{i}.kind", "multi", "a kind other than 'multi' (streams do not nest)")
         try:
             out.append(workload_config(item))
         except ConfigError as e:
-            key = e.key[len("workload."):] if e.key.startswith("workload.") else e.key
+            key = e.key[len("workload.") :] if e.key.startswith("workload.") else e.key
             raise ConfigError(f"streams.{i}.{key}", e.value, e.expected) from None
     return tuple(out)
 
@@ -84,7 +88,7 @@ class _Tap:
 
     def submit_guest(self, req: Request, _on_done) -> None:
         m = self.multi
-        req.index = m.issued     # one numbering across streams
+        req.index = m.issued  # one numbering across streams
         m.issued += 1
         m.blk.submit_guest(req, self.done)
 
@@ -92,7 +96,7 @@ class _Tap:
         m = self.multi
         m.stream_id.append(self.k)
         m._record(req)
-        self.guest._completed(req)    # the stream's own reaction (closed loop: the next request)
+        self.guest._completed(req)  # the stream's own reaction (closed loop: the next request)
 
     def __getattr__(self, name: str):
         return getattr(self.multi.blk, name)
@@ -106,6 +110,7 @@ class MultiGuest(Guest):
 
     def __init__(self, env, cfg: MultiConfig, blk, disk_size: int, draws: Draws):
         from . import make_guest
+
         super().__init__(env, cfg, blk, disk_size, draws)
         self.stream_id = array("h")
         children = draws.gen.spawn(len(cfg.streams))

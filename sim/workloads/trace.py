@@ -82,12 +82,18 @@ class TraceConfig(WorkloadConfig):
             seen = ", ".join(repr(d) for d in names[:20]) + (", ..." if len(names) > 20 else "")
             raise ConfigError("device", self.device, f"'all' or a device of the trace ({seen})")
         if stats.records == 0:
-            raise ConfigError("start" if self.start else "path",
-                              units.format_time(self.start) if self.start else self.path,
-                              "a trace selection with at least one read or write request")
+            raise ConfigError(
+                "start" if self.start else "path",
+                units.format_time(self.start) if self.start else self.path,
+                "a trace selection with at least one read or write request",
+            )
         if self.loop and self.replay == "open" and stats.span_ns == 0:
-            raise ConfigError("loop", self.loop, "false for a trace whose requests all arrive at one "
-                              "time (an open replay would loop without time passing); or replay 'closed'")
+            raise ConfigError(
+                "loop",
+                self.loop,
+                "false for a trace whose requests all arrive at one "
+                "time (an open replay would loop without time passing); or replay 'closed'",
+            )
         return self
 
     def check_disk(self, disk_size: int) -> None:
@@ -97,8 +103,9 @@ class TraceConfig(WorkloadConfig):
         trace_stats(self.path, self.format, self.device, self.start, disk_size, self.beyond_disk)
 
 
-def trace_stats(path: str, format: str, device: str = "all", start: int = 0, disk_size: int | None = None,
-                beyond_disk: str = "wrap") -> TraceStats:
+def trace_stats(
+    path: str, format: str, device: str = "all", start: int = 0, disk_size: int | None = None, beyond_disk: str = "wrap"
+) -> TraceStats:
     """:func:`validate_trace` as a configuration check: errors become :class:`ConfigError` on ``path``."""
     if not path:
         raise ConfigError("path", path, "the path of a trace file")
@@ -110,19 +117,32 @@ def trace_stats(path: str, format: str, device: str = "all", start: int = 0, dis
     if not p.is_file():
         raise ConfigError("path", path, "a trace file, not a directory")
     try:
-        return _cached_stats(str(p.resolve()), st.st_size, st.st_mtime_ns, path, format, device, start,
-                             disk_size, beyond_disk)
+        return _cached_stats(
+            str(p.resolve()), st.st_size, st.st_mtime_ns, path, format, device, start, disk_size, beyond_disk
+        )
     except TraceError as e:
-        what = (f"a well-formed {format} trace" if disk_size is None else
-                f"a {format} trace whose requests fit the {units.format_size(disk_size)} disk")
+        what = (
+            f"a well-formed {format} trace"
+            if disk_size is None
+            else f"a {format} trace whose requests fit the {units.format_size(disk_size)} disk"
+        )
         raise ConfigError("path", path, f"{what} ({e})") from None
     except OSError as e:
         raise ConfigError("path", path, f"a readable trace file ({e.strerror})") from None
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_stats(resolved: str, size: int, mtime_ns: int, path: str, format: str, device: str,
-                  start: int, disk_size: int | None, beyond_disk: str) -> TraceStats:
+def _cached_stats(
+    resolved: str,
+    size: int,
+    mtime_ns: int,
+    path: str,
+    format: str,
+    device: str,
+    start: int,
+    disk_size: int | None,
+    beyond_disk: str,
+) -> TraceStats:
     # keyed by the file's identity (path, size, modification time): a pure memo
     return validate_trace(path, format, device, start, disk_size, beyond_disk)
 
@@ -136,8 +156,8 @@ class TraceGuest(Guest):
     def __init__(self, env, cfg: TraceConfig, blk, disk_size: int, draws):
         super().__init__(env, cfg, blk, disk_size, draws)
         self.disk_size = disk_size
-        self.finished = False      # the trace (without loop) has no more requests
-        self.passes = 0            # passes over the file started
+        self.finished = False  # the trace (without loop) has no more requests
+        self.passes = 0  # passes over the file started
         self._records: Iterator[tuple[int, TraceRecord]] | None = None
         self._t_start = 0
         self._last_at = 0
@@ -196,7 +216,7 @@ class TraceGuest(Guest):
     def stop(self) -> None:
         super().stop()
         if self._records is not None:
-            self._records.close()   # closes the file
+            self._records.close()  # closes the file
 
     def submit(self, rec: TraceRecord) -> None:
         """Hand one trace record to the block layer now (placed on the disk per ``beyond_disk``)."""
@@ -210,7 +230,7 @@ class TraceGuest(Guest):
         if item is None:
             return
         at, rec = item
-        at = max(at, self._last_at)   # out-of-order records go at once
+        at = max(at, self._last_at)  # out-of-order records go at once
         self._last_at = at
         delay = self._t_start + at - self.env.now
         self.env.timeout(max(0, delay), rec).callbacks.append(self._arrive)
