@@ -1,6 +1,6 @@
 """backupsim: a deterministic discrete-event simulator of live disk backup pacing.
 
-Public API (INTERFACE.md):
+Public API (``docs/api.md``):
 
 * :func:`load_scenario` - a validated scenario file (raises :class:`ScenarioError`)
 * :func:`run_one` - run one configuration, with its baseline
@@ -9,13 +9,12 @@ Public API (INTERFACE.md):
 * :func:`build_config` / :class:`Config` - a validated configuration
 """
 
+from ._version import __version__
 from .batch import run_batch
 from .config import Config, ConfigError, build_config
 from .runner import RunResult, run_one
 from .scenario import Scenario, ScenarioError, load_scenario
 from .store import load_results
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Config",

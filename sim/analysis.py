@@ -43,7 +43,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -272,15 +272,6 @@ def _flatten(point: Mapping[str, Any], prefix: str = "") -> dict:
 def swept_columns(runs: pd.DataFrame) -> list[str]:
     """The swept keys of a runs table: its dotted columns (metric names have no dot), in table order."""
     return [c for c in runs.columns if "." in c and c not in _FIXED]
-
-
-def _missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _fmt_value(v: Any) -> str:
@@ -520,7 +511,7 @@ def find_points(pts: pd.DataFrame, where: Mapping[str, Any], like: int | None = 
 
 def copied_share(res: Results) -> pd.Series:
     """Per run (indexed by ``run_id``): the fraction of the disk the backup copied (1.0 when complete)."""
-    from .units import parse_size
+    from .params.units import parse_size
 
     out = {}
     for _, row in res.runs.iterrows():
@@ -566,6 +557,10 @@ def pooled_histogram(hist: pd.DataFrame, run_ids: Iterable[str], op: str | None 
     return out.astype({"lo_ns": np.int64, "hi_ns": np.int64, "count": np.int64})
 
 
+@overload
+def hist_percentile(h: pd.DataFrame, q: float) -> float: ...
+@overload
+def hist_percentile(h: pd.DataFrame, q: Sequence[float]) -> np.ndarray: ...
 def hist_percentile(h: pd.DataFrame, q: float | Sequence[float]) -> float | np.ndarray:
     """Percentile(s) ``q`` (0-100) in microseconds of a histogram, log-interpolated within the bin.
 

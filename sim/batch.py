@@ -19,7 +19,7 @@ whatever the executor or number of workers.
 **Run identity.**  A stored run is found again by its identity: a hash of its
 resolved configuration, the SHA-256 of every input file the configuration
 names (trace files: any ``path`` key) and the model version
-(``sim.__version__``).  Editing a trace or upgrading backupsim therefore
+(``sim.__version__``, defined in :mod:`sim._version`).  Editing a trace or upgrading backupsim therefore
 recomputes; the ``run_id`` column of the runs table stays the hash of the
 configuration alone.
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -41,13 +42,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from . import _version
 from .config import Config, ConfigError
 from .runner import run_one
 from .scenario import RunSpec, Scenario
@@ -242,7 +244,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             p.join(timeout=5)
 
 
-def _local(todo: list[RunSpec], jobs: int) -> Iterator[tuple[RunSpec, tuple]]:
+def _local(todo: list[RunSpec], jobs: int) -> Generator[tuple[RunSpec, tuple], None, None]:
     if jobs <= 1 or len(todo) <= 1:
         for spec in todo:
             yield spec, execute(spec.config)
@@ -275,7 +277,7 @@ def _connect(scheduler: str, timeout: float):
         ) from None
 
 
-def _dask(todo: list[RunSpec], jobs: int, client) -> Iterator[tuple[RunSpec, tuple]]:
+def _dask(todo: list[RunSpec], jobs: int, client) -> Generator[tuple[RunSpec, tuple], None, None]:
     if not todo:
         return
     try:
@@ -328,8 +330,6 @@ def run_batch(
     :class:`sim.store.ResultsError` for a busy folder or a failed write (the
     previous set stays published), :class:`BatchInterrupted` on Ctrl-C.
     """
-    from . import __version__
-
     out = Path(out)
     check_out(out)
     if executor == "dask" and scheduler:
@@ -338,7 +338,7 @@ def run_batch(
     t0 = time.monotonic()
     specs = scn.runs()
     digests = input_digests(s.config for s in specs)
-    keys = [run_identity(s.config, __version__, digests) for s in specs]
+    keys = [run_identity(s.config, _version.__version__, digests) for s in specs]
     batch_id = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     jobs = jobs or os.cpu_count() or 1
     if progress is None:
@@ -378,7 +378,7 @@ def run_batch(
             results = _dask(todo_specs, jobs, client) if executor == "dask" else _local(todo_specs, jobs)
             stack.callback(results.close)
             for spec, (summary, tl, hist) in results:
-                writing(lambda spec=spec, s=summary, tl=tl, h=hist: store.put(key_of[id(spec)], s, tl, h))
+                writing(functools.partial(store.put, key_of[id(spec)], summary, tl, hist))
                 if on_run is not None:
                     on_run(spec)
                 if bar is not None:
@@ -390,7 +390,7 @@ def run_batch(
                 "scenario_file": scn.source,
                 "root_seed": scn.root_seed,
                 "batch_id": batch_id,
-                "model_version": __version__,
+                "model_version": _version.__version__,
                 "inputs": digests,
                 "runs": len(specs),
                 "runs_computed": len(todo),
@@ -407,7 +407,7 @@ def run_batch(
             runs, staging = writing(lambda: store.merge(specs, keys, manifest, batch_id))
             failure = None
             if report:
-                from .reporting import write_report
+                from .review import write_report
 
                 try:
                     writing(lambda: write_report(staging, lock=False, shown_as=out))

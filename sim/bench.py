@@ -1,4 +1,4 @@
-"""The performance benchmark behind ``backupsim bench`` (INTERFACE.md).
+"""The performance benchmark behind ``backupsim bench`` (``docs/cli.md``).
 
 It times, in one process, (1) a reference loop of raw SimPy resource
 operations: ``iodepth`` processes each doing request, timeout, release on a

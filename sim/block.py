@@ -14,60 +14,28 @@ notification is a ready handler costing ``loop.submit_cost``, its device
 completion one costing ``loop.complete_cost``.  Its latency runs from the
 guest's notification to the end of that completion handler.
 
-:class:`GuestActivity` is what pacing policies may observe of the guest: how
-many of its requests are in flight, when it was last active, and an event for
-"the guest has nothing in flight".
+:class:`sim.activity.GuestActivity` is what pacing policies may observe of the
+guest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import simpy
-
-from .config import LoopConfig
-from .coroutine import PARK, Coroutine
+from .activity import GuestActivity
+from .clock import Environment
+from .coroutine import PARK, Body, Coroutine
 from .devices import Device
 from .loop import EventLoop
 from .oracle import ContentOracle
 from .request import WRITE, Request
 
+if TYPE_CHECKING:
+    from .config import LoopConfig
+    from .job import SeedBackupJob
+
 __all__ = ["BlockLayer", "GuestActivity"]
-
-
-class GuestActivity:
-    """The guest's in-flight count and recent activity, for pacing policies."""
-
-    def __init__(self, env: simpy.Environment):
-        self.env = env
-        self.in_flight = 0
-        self.last_submit = -1
-        self.last_complete = -1
-        self._idle: simpy.Event | None = None
-        self.latency_log: list[int] | None = None  # completion latencies, when a policy asks for them
-
-    def submitted(self) -> None:
-        self.in_flight += 1
-        self.last_submit = self.env.now
-
-    def completed(self, latency: int) -> None:
-        self.in_flight -= 1
-        self.last_complete = self.env.now
-        if self.latency_log is not None:
-            self.latency_log.append(latency)
-        if self.in_flight == 0 and self._idle is not None:
-            ev, self._idle = self._idle, None
-            ev.succeed()
-
-    def idle_event(self) -> simpy.Event:
-        """An event that fires when the guest next has nothing in flight."""
-        if self._idle is None:
-            self._idle = self.env.event()
-            if self.in_flight == 0:
-                ev, self._idle = self._idle, None
-                ev.succeed()
-                return ev
-        return self._idle
 
 
 class BlockLayer:
@@ -75,7 +43,7 @@ class BlockLayer:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         loop: EventLoop,
         disk: Device,
         loop_cfg: LoopConfig,
@@ -93,7 +61,7 @@ class BlockLayer:
         self.serialize = serialize
         self.oracle = oracle
         self.trace = trace
-        self.job = None  # the active job's hooks: before_write(req, co), before_read
+        self.job: SeedBackupJob | None = None  # the active job's hooks: before_write(req, co), before_read
         self.cow_on_read = False
         self.tracked: dict[int, list[Request]] = {}
         self.activity = GuestActivity(env)
@@ -118,8 +86,9 @@ class BlockLayer:
             self.trace.append((self.env.now, "guest", "submit", req))
         co.start(self.costs.submit_cost)
 
-    def _guest(self, req: Request) -> Generator:
+    def _guest(self, req: Request) -> Body[None]:
         co = req.co
+        assert co is not None and req.on_done is not None  # set by submit_guest
         if self._gate is not None:
             self._gate.append(co)
             yield PARK
@@ -143,7 +112,7 @@ class BlockLayer:
         req.t_done = self.env.now
         self.in_flight -= 1
         if self.in_flight == 0 and self._drained is not None:
-            self._drained, drained = None, self._drained
+            drained, self._drained = self._drained, None
             drained()
         self.activity.completed(req.t_done - req.t_submit)
         if self.trace is not None:
@@ -153,7 +122,9 @@ class BlockLayer:
     def _guest_io_done(self, req: Request) -> None:
         if req.op == WRITE:
             self.oracle.write_landed(req.c0, req.c1)
-        req.co.wake(None, self.costs.complete_cost)
+        co = req.co
+        assert co is not None  # set when the request was submitted
+        co.wake(None, self.costs.complete_cost)
 
     def drain(self, then: Callable[[], None]) -> None:
         """Hold new guest requests until those in flight complete, then call ``then()``.
@@ -166,7 +137,7 @@ class BlockLayer:
 
         def release() -> None:
             then()
-            gate, self._gate = self._gate, None
+            gate, self._gate = self._gate or [], None
             for co in gate:
                 co.wake(None, 0)
 
@@ -182,7 +153,7 @@ class BlockLayer:
         req.c0 = req.offset >> self.shift
         req.c1 = ((req.offset + req.nbytes - 1) >> self.shift) + 1
 
-    def wait_overlaps(self, req: Request, co: Coroutine) -> Generator:
+    def wait_overlaps(self, req: Request, co: Coroutine) -> Body[None]:
         """Park ``co`` until no tracked request overlaps ``req`` (rounded to clusters)."""
         tracked = self.tracked
         while True:
@@ -226,7 +197,7 @@ class BlockLayer:
 
     # -- the job's own reads ----------------------------------------------------
 
-    def read_for_job(self, req: Request, co: Coroutine, device: Device | None = None) -> Generator:
+    def read_for_job(self, req: Request, co: Coroutine, device: Device | None = None) -> Body[None]:
         """Read ``req`` for the job (not tracked: the caller's tracked request covers it)."""
         req.co = co
         self.oracle.read_started(req.c0, req.c0 + 1)
@@ -235,13 +206,17 @@ class BlockLayer:
 
     def _job_read_done(self, req: Request) -> None:
         req.gen = self.oracle.read_ended(req.c0)
-        req.co.wake(None, self.costs.complete_cost)
+        co = req.co
+        assert co is not None  # set when the request was submitted
+        co.wake(None, self.costs.complete_cost)
 
-    def write_for_job(self, req: Request, co: Coroutine, target: Device) -> Generator:
+    def write_for_job(self, req: Request, co: Coroutine, target: Device) -> Body[None]:
         """Write ``req`` to the backup target."""
         req.co = co
         target.submit(req, self._job_write_done)
         yield PARK
 
     def _job_write_done(self, req: Request) -> None:
-        req.co.wake(None, self.costs.complete_cost)
+        co = req.co
+        assert co is not None  # set when the request was submitted
+        co.wake(None, self.costs.complete_cost)

@@ -1,4 +1,4 @@
-"""The ``backupsim`` command (INTERFACE.md): run, check, list, bench.
+"""The ``backupsim`` command (``docs/cli.md``): run, check, report, list, bench.
 
 Exit status: 0 success, 2 bad input (one message naming the file, key and what
 was expected; nothing written), 1 anything else.
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .config import ConfigError, expand_dotted, parse_set
 
 __all__ = ["main"]
@@ -185,7 +185,7 @@ def _check(args) -> int:
 
 def _run(args, argv) -> int:
     from .batch import run_batch
-    from .report import format_batch
+    from .console import format_batch
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("--jobs", args.jobs, "an integer >= 1", "command line")
@@ -227,7 +227,7 @@ def _run(args, argv) -> int:
 
 
 def _report(args) -> int:
-    from .reporting import write_report
+    from .review import write_report
 
     if not (args.results / "runs.parquet").exists():
         raise ConfigError(
@@ -255,9 +255,9 @@ def _doc(cls) -> str:
 def _list() -> int:
     import sys as _sys
 
+    from . import devices, job, policies, traces, workloads  # noqa: F401  (they register their components)
     from .devices import PROFILES
-    from .policies import REGISTRY as POLICIES
-    from .workloads import REGISTRY as WORKLOADS
+    from .params import DEVICES, FORMATS, MODES, POLICIES, WORKLOADS
 
     lines = ["policies (policy.name; parameters with defaults):"]
     for name, cls in POLICIES.items():
@@ -269,15 +269,24 @@ def _list() -> int:
         mod = _sys.modules[cls.__module__]
         lines.append(f"  {name:15s} {_doc(mod)}")
         lines.append(f"  {'':15s}   {_params(cls.Config)}")
+    lines.append("device models (disk.model, target.model; parameters beyond the shared ones):")
+    shared = set(devices.DeviceConfig.model_fields)
+    for name, cls in DEVICES.items():
+        extra = ", ".join(
+            f"{k}={describe_value(f.default, f)}" for k, f in cls.Config.model_fields.items() if k not in shared
+        )
+        lines.append(f"  {name:15s} {_doc(cls)}" + (f" ({extra})" if extra else ""))
     lines.append("device profiles (disk.profile, target.profile):")
     for name, prof in PROFILES.items():
         lines.append(f"  {name:15s} " + ", ".join(f"{k}={v}" for k, v in prof.items()))
-    try:
-        from .traces import FORMATS
-
-        lines.append("trace formats (workload.format): " + ", ".join(FORMATS))
-    except ImportError:
-        pass
+    lines.append("backup modes (backup.mode): " + ", ".join([*MODES, "none"]))
+    lines.append("trace formats (workload.format):")
+    for name in FORMATS:
+        lines.append(f"  {name:15s} {traces.summary(name)}")
+    lines.append(
+        "plug-ins: a 'module:Class' reference in place of a name, or an installed package's entry point "
+        "(groups " + ", ".join(r.group for r in (POLICIES, WORKLOADS, DEVICES, FORMATS, MODES)) + ")"
+    )
     print("\n".join(lines))
     return 0
 

@@ -4,7 +4,7 @@ A run is described by :class:`Config`, whose sections (``disk``, ``target``,
 ``loop``, ``block``, ``backup``, ``policy``, ``workload``, ``faults``, ``run``)
 are handed to the components they configure, so model code never reads a
 global.  Values are validated with pydantic; sizes are bytes, times are
-nanoseconds and rates bytes per second once parsed (:mod:`sim.units`).
+nanoseconds and rates bytes per second once parsed (:mod:`sim.params.units`).
 
 Every error becomes a :class:`ConfigError` naming the key path, the bad value
 and what was expected.  To add a parameter, add a field with its default to the
@@ -22,15 +22,30 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     ValidationError,
     model_validator,
 )
 
-from . import units
-from .devices.profiles import PROFILES
+from . import job as _job  # noqa: F401, I001  (registers the built-in backup modes)
+from .devices import DeviceConfig, device_config
+from .params import (
+    MODES,
+    Cluster,
+    ConfigError,
+    Percent,
+    Rate,
+    Section,
+    Size,
+    Time,
+    describe_value,
+    from_validation_error,
+    units,
+)
+from .params import Invalid as _Invalid
+from .policies import PolicyConfig, policy_config
+from .workloads import WorkloadConfig, workload_config
 
 __all__ = [
     "Config",
@@ -51,141 +66,16 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """Bad input: names the source, the key, the value and what was expected."""
-
-    def __init__(self, key: str, value: Any, expected: str, source: str | None = None):
-        self.key, self.value, self.expected, self.source = key, value, expected, source
-        where = f"{_printable(source)}: " if source else ""
-        shown, key_shown = repr(value), _printable(key)
-        if len(shown) > 200:  # one readable line, whatever was given
-            shown = f"{shown[:120]}... ({len(shown)} characters)"
-        if len(key_shown) > 200:
-            key_shown = f"{key_shown[:120]}... ({len(key_shown)} characters)"
-        super().__init__(f"{where}key '{key_shown}': got {shown}, expected {_printable(expected)}")
-
-    def __reduce__(self):
-        # picklable, so an error raised in a worker process reaches the batch intact
-        return (ConfigError, (self.key, self.value, self.expected, self.source))
-
-
-def _printable(text: Any) -> str:
-    """``text`` on one line: control characters (a newline in a key or a file name) escaped."""
-    text = str(text)
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
-def _wrap(parser):
-    return BeforeValidator(parser)
-
-
-def check_speed(value: int | Fraction) -> int | Fraction:
-    """A pacing speed: bytes/s >= 0, or a percent of the source's read rate from 0% to 100%."""
-    if value < 0 or (isinstance(value, Fraction) and value > 1):
-        shown = f"{float(value * 100):g}%" if isinstance(value, Fraction) else value
-        raise ValueError(
-            f"expected a rate >= 0 such as '64MiB/s', or a percent of disk.read_bw from 0% to 100% "
-            f"(for a limit above the disk's rate give bytes/s), got {shown!r}"
-        )
-    return value
-
-
-def parse_bandwidth(value: object) -> int:
-    """A device's own bandwidth: an absolute rate, never a percent (of what?)."""
-    rate = units.parse_rate(value)
-    if isinstance(rate, Fraction):
-        raise ValueError(
-            "expected an absolute rate such as '500MB/s' or '1Gb/s' (a device's own bandwidth "
-            f"cannot be a percent), got {value!r}"
-        )
-    return rate
-
-
-Size = Annotated[int, _wrap(units.parse_size), Field(ge=0)]
-Time = Annotated[int, _wrap(units.parse_time), Field(ge=0)]
-Rate = Annotated[int | Fraction, _wrap(units.parse_rate), AfterValidator(check_speed)]
-Bandwidth = Annotated[int, _wrap(parse_bandwidth)]
-Percent = Annotated[Fraction, _wrap(units.parse_percent)]
-Cluster = Annotated[int, Field(strict=True, ge=0)]
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
-
-
-class DeviceConfig(Section):
-    """A source disk or backup target (MODEL.md section 3, :mod:`sim.devices`).
-
-    ``profile`` fills every field the scenario leaves out (``custom``: none).
-    ``dist`` shapes the service time around the linear model's value:
-    ``fixed``, ``exponential`` (for M/M/1 checks) or ``gamma`` with coefficient
-    of variation ``cv`` (jitter).  ``stall_prob`` / ``stall_time`` add rare long
-    stalls (SSD garbage collection).  ``rpm`` > 0 adds a seek curve
-    (``seek_track`` to ``seek_full`` over ``span`` bytes) and rotational latency
-    (:mod:`sim.devices.hdd`); ``channels`` > 0 serializes requests per flash
-    channel (:mod:`sim.devices.channels`); ``link_bw`` > 0 makes it a network
-    target with round trip ``rtt`` and a ``remote`` device profile behind it
-    (:mod:`sim.devices.network`).
-    """
-
-    profile: str = "sata-ssd"
-    queue_depth: int = Field(1, ge=1, le=4096)
-    read_bw: Annotated[Bandwidth, Field(gt=0)] = 1_000_000_000
-    write_bw: Annotated[Bandwidth, Field(gt=0)] = 1_000_000_000
-    read_seq_base: Time = 0
-    read_rand_base: Time = 0
-    write_seq_base: Time = 0
-    write_rand_base: Time = 0
-    seq_window: Size = 16 << 20
-    dist: Literal["fixed", "exponential", "gamma"] = "fixed"
-    cv: float = Field(0.0, ge=0.0, le=10.0)
-    stall_prob: float = Field(0.0, ge=0.0, le=1.0)
-    stall_time: Time = 0
-    rpm: int = Field(0, ge=0, le=100_000)
-    seek_track: Time = 0
-    seek_full: Time = 0
-    span: Size = 0
-    channels: int = Field(0, ge=0, le=4096)
-    channel_stripe: Size = 64 << 10
-    link_bw: Annotated[Bandwidth, Field(ge=0)] = 0
-    rtt: Time = 0
-    remote: str = "hdd"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_from_profile(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            name = data.get("profile", "sata-ssd")
-            if isinstance(name, str) and name in PROFILES:
-                return {**PROFILES[name], **data}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> DeviceConfig:
-        if self.profile not in PROFILES and self.profile != "custom":
-            raise _Invalid("profile", self.profile, "one of " + ", ".join(repr(p) for p in [*PROFILES, "custom"]))
-        if self.dist == "gamma" and self.cv <= 0:
-            raise _Invalid("cv", self.cv, "a value > 0 with dist 'gamma'")
-        if self.rpm and (self.span <= 0 or self.seek_full < self.seek_track):
-            raise _Invalid("span", self.span, "a size > 0 (and seek_full >= seek_track) when rpm is set")
-        if self.channels and self.channel_stripe <= 0:
-            raise _Invalid("channel_stripe", self.channel_stripe, "a size > 0 when channels is set")
-        if self.link_bw and (self.remote not in PROFILES or PROFILES[self.remote].get("link_bw")):
-            raise _Invalid(
-                "remote",
-                self.remote,
-                "the profile of a local device: "
-                + ", ".join(repr(p) for p, v in PROFILES.items() if not v.get("link_bw")),
-            )
-        return self
+#: The host alarm's floor per era: ``MIN_TIMER_REARM_NS`` of QEMU 1.x qemu-timer.c (dynticks), and none
+#: since QEMU's timers moved to ppoll/timerfd with ns precision.
+ERA_REARM_NS = {"2013": 250_000, "modern": 0}
 
 
 class LoopConfig(Section):
-    """QEMU's main loop (MODEL.md section 3, :mod:`sim.loop`).
+    """QEMU's main loop (``docs/model.md`` section 4, :mod:`sim.loop`).
 
-    ``era`` sets ``timer_min_rearm`` when it is not given: 250 us in 2013
+    ``era`` gives the timer floor when ``timer_min_rearm`` is not set (``rearm_ns``
+    derives it from the current era, so replacing the era moves it): 250 us in 2013
     (``MIN_TIMER_REARM_NS`` of qemu-timer.c's dynticks alarm), 0 in today's
     QEMU (ppoll/timerfd).  The ``*_cost`` fields are CPU time per handler run;
     ``iteration_cost`` is the CPU time of each iteration between its last ready
@@ -209,17 +99,28 @@ class LoopConfig(Section):
     iteration_cost: Time = 2_000
     zero_sleep: Literal["yield", "timer"] = "yield"
 
-    @model_validator(mode="after")
-    def _era_default(self) -> LoopConfig:
-        if self.timer_min_rearm is None:
-            object.__setattr__(self, "timer_min_rearm", 250_000 if self.era == "2013" else 0)
-        return self
+    @property
+    def rearm_ns(self) -> int:
+        """The host alarm's floor in force: ``timer_min_rearm`` if given, else the era's."""
+        if self.timer_min_rearm is not None:
+            return self.timer_min_rearm
+        return ERA_REARM_NS[self.era]
 
 
 class BlockConfig(Section):
     """The block layer (:mod:`sim.block`): request serialization on or off."""
 
     serialize_overlaps: StrictBool = True
+
+
+def _mode(name: str) -> str:
+    """``none`` or a registered backup mode (:data:`sim.params.MODES`), a plug-in's, or ``module:Class``."""
+    if name != "none":
+        try:
+            MODES.get(name)
+        except ConfigError as e:
+            raise ValueError(f"expected 'none', {e.expected}, got {name!r}") from None
+    return name
 
 
 class BackupConfig(Section):
@@ -241,7 +142,7 @@ class BackupConfig(Section):
     ``top`` skips unallocated clusters, ``full`` copies them as zeroes.
     """
 
-    mode: Literal["seed-2013", "none"] = "seed-2013"
+    mode: Annotated[str, AfterValidator(_mode)] = "seed-2013"
     disk_size: Size = 16 << 30
     cluster_size: Size = 64 << 10
     start: Time = 2 * 10**9
@@ -289,42 +190,29 @@ class RunConfig(Section):
     max_time: Time = 30 * 60 * 10**9
     baseline: StrictBool = True
     trace: StrictBool = False
-    timeline_window: Annotated[int, _wrap(units.parse_time), Field(gt=0)] = 100 * 10**6
+    timeline_window: Annotated[int, BeforeValidator(units.parse_time), Field(gt=0)] = 100 * 10**6
     keep_requests: StrictBool = True
 
 
-class _Invalid(ValueError):
-    """A cross-field check failed on ``field`` of the section being validated."""
-
-    def __init__(self, field: str, value: Any, expected: str):
-        self.field, self.value, self.expected = field, value, expected
-        super().__init__(f"{field}: got {value!r}, expected {expected}")
+# The sections whose class depends on a registered name: validated by the class that name picks
+Disk = Annotated[DeviceConfig, BeforeValidator(lambda v: device_config(v, "disk"))]
+Target = Annotated[DeviceConfig, BeforeValidator(lambda v: device_config(v, "target"))]
+PolicySection = Annotated[PolicyConfig, BeforeValidator(policy_config)]
+WorkloadSection = Annotated[WorkloadConfig, BeforeValidator(workload_config)]
 
 
 class Config(Section):
     """A whole run.  Build it with :func:`build_config`, which names bad keys."""
 
-    disk: DeviceConfig = DeviceConfig(profile="sata-ssd")
-    target: DeviceConfig = DeviceConfig(profile="hdd")
+    disk: Disk = device_config({"profile": "sata-ssd"}, "disk")
+    target: Target = device_config({"profile": "hdd"}, "target")
     loop: LoopConfig = LoopConfig()
     block: BlockConfig = BlockConfig()
     backup: BackupConfig = BackupConfig()
-    policy: Any = None
-    workload: Any = None
+    policy: PolicySection = policy_config(None)
+    workload: WorkloadSection = workload_config(None)
     faults: FaultsConfig = FaultsConfig()
     run: RunConfig = RunConfig()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _registered(cls, data: Any) -> Any:
-        from .policies import policy_config
-        from .workloads import workload_config
-
-        if isinstance(data, dict):
-            data = dict(data)
-            data["policy"] = policy_config(data.get("policy"))
-            data["workload"] = workload_config(data.get("workload"))
-        return data
 
     @model_validator(mode="after")
     def _cross(self) -> Config:
@@ -382,12 +270,33 @@ class Config(Section):
             )
 
     def replace(self, **sections: Any) -> Config:
-        """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``)."""
-        return build_config(merge(self.to_dict(), expand_dotted(sections)))
+        """A copy with whole sections or dotted keys replaced (``{"run.seed": 3}``).
+
+        Only the sections named are validated again, from their current values
+        (nothing is turned back into text), then the checks across sections.
+        """
+        changes = expand_dotted(sections)
+        data: dict[str, Any] = {k: getattr(self, k) for k in type(self).model_fields}
+        for name, value in changes.items():
+            if name not in data:
+                raise ConfigError(name, value, "a section of the configuration: " + ", ".join(data))
+            current = data[name]
+            if isinstance(value, dict) and not (name in ("policy", "workload") and _renames(current, value)):
+                value = {**current.__dict__, **value}  # the current values, parsed, under the new ones
+            data[name] = value
+        return build_config(data)
 
     def to_dict(self) -> dict:
         """Every value as resolved, in base units (bytes, ns, bytes/s), JSON-safe."""
         return _plain(self)
+
+
+def _renames(current: Any, value: dict) -> bool:
+    """Does a ``policy`` / ``workload`` table name another component (then it replaces the whole table)?"""
+    for key in ("name", "kind"):
+        if key in value and value[key] != getattr(current, key, None):
+            return True
+    return False
 
 
 def _plain(value: Any) -> Any:
@@ -465,7 +374,7 @@ def build_config(data: dict | None = None, source: str | None = None) -> Config:
     except ConfigError as e:
         raise ConfigError(e.key, e.value, e.expected, source) from None
     except ValidationError as e:
-        raise _from_pydantic(e, data or {}, source) from None
+        raise from_validation_error(e, data or {}, source) from None
 
 
 def check_strings(data: Any, prefix: str = "", source: str | None = None) -> None:
@@ -482,82 +391,3 @@ def check_strings(data: Any, prefix: str = "", source: str | None = None) -> Non
     elif isinstance(data, (list, tuple)):
         for i, v in enumerate(data):
             check_strings(v, f"{prefix}.{i}" if prefix else str(i), source)
-
-
-_EXPECTED = {
-    "finite_number": "a finite number",
-    "int_parsing": "an integer",
-    "int_type": "an integer",
-    "int_from_float": "an integer",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "a string",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "tuple_type": "a list",
-    "list_type": "a list",
-}
-
-
-def _raw(data: Any, path: list[str]) -> Any:
-    node = data
-    for p in path:
-        if not isinstance(node, dict) or p not in node:
-            return _MISSING
-        node = node[p]
-    return node
-
-
-_MISSING = object()
-
-
-def _from_pydantic(err: ValidationError, data: dict, source: str | None) -> ConfigError:
-    """The first pydantic error as a :class:`ConfigError` with the user's own spelling."""
-    first = err.errors(include_url=False)[0]
-    loc = [str(p) for p in first["loc"]]
-    ctx = first.get("ctx") or {}
-    inner = ctx.get("error")
-    if isinstance(inner, ConfigError):
-        return ConfigError(inner.key, inner.value, inner.expected, source)
-    if isinstance(inner, _Invalid):
-        path = loc + inner.field.split(".") if "." not in inner.field else inner.field.split(".")
-        raw = _raw(data, path)
-        return ConfigError(".".join(path), inner.value if raw is _MISSING else raw, inner.expected, source)
-    key = ".".join(p for p in loc if not p.startswith(("function-", "tagged-union", "literal[")))
-    raw = _raw(data, key.split("."))
-    value = first.get("input") if raw is _MISSING else raw
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return ConfigError(key, value, "a known key (`backupsim list` shows them); this key does not exist", source)
-    if kind == "literal_error":
-        return ConfigError(key, value, "one of " + str(ctx.get("expected")), source)
-    if kind in _EXPECTED:
-        return ConfigError(key, value, _EXPECTED[kind], source)
-    for bound, text in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-        if bound in ctx and kind.startswith(("greater", "less")):
-            return ConfigError(key, value, f"a value {text} {ctx[bound]}", source)
-    msg = first["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if msg.startswith("expected "):
-        msg = msg[len("expected ") :].split(", got ")[0]
-    return ConfigError(key, value, msg, source)
-
-
-def describe_value(value, field) -> str:
-    """A parameter's default in the units a scenario would use."""
-    parsers = {getattr(m, "func", None) for m in field.metadata}
-    if value is None:
-        return "auto"
-    if isinstance(value, Fraction):
-        return f"{float(value * 100):g}%"
-    if units.parse_time in parsers and isinstance(value, int):
-        return units.format_time(value) if value else "0"
-    rate = units.parse_rate in parsers or parse_bandwidth in parsers
-    if (units.parse_size in parsers or rate) and isinstance(value, int):
-        suffix = "/s" if rate else ""
-        return units.format_size(value) + suffix
-    return repr(value) if isinstance(value, str) else str(value)

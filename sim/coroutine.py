@@ -21,16 +21,21 @@ early with :meth:`interrupt` (job cancellation); the stale timer is ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, TypeVar
 
 from .loop import EventLoop
 
-__all__ = ["Coroutine", "PARK", "CPU", "SLEEP", "YIELD", "cpu", "sleep"]
+__all__ = ["Coroutine", "Body", "PARK", "CPU", "SLEEP", "YIELD", "cpu", "sleep"]
 
 PARK = None
 CPU = 1
 SLEEP = 2
 YIELD = (3, 0)
+
+R = TypeVar("R")
+#: A coroutine's body, or a part of one it runs with ``yield from``: a generator
+#: that yields the commands above, is sent the waker's value, and returns an ``R``.
+Body = Generator[Any, Any, R]
 
 
 def cpu(ns: int) -> tuple[int, int]:
@@ -44,7 +49,13 @@ def sleep(ns: int) -> tuple[int, int]:
 
 
 class Coroutine:
-    """A generator driven by the loop; ``guest`` marks handlers whose loop wait is recorded."""
+    """A generator driven by the loop; ``guest`` marks handlers whose loop wait is recorded.
+
+    ``gen`` may be ``None`` and set before :meth:`start`, for a body that needs its
+    own coroutine (``co.gen = body(co)``).
+    """
+
+    gen: Body[Any]
 
     __slots__ = (
         "loop",
@@ -62,14 +73,15 @@ class Coroutine:
     def __init__(
         self,
         loop: EventLoop,
-        gen: Generator,
+        gen: Body[Any] | None,
         step_cost: int,
         guest: bool = False,
         on_done: Callable[[Any], None] | None = None,
         zero_sleep_yields: bool = True,
     ):
         self.loop = loop
-        self.gen = gen
+        if gen is not None:
+            self.gen = gen
         self.step_cost = step_cost
         self.guest = guest
         self.on_done = on_done

@@ -2,13 +2,17 @@
 
 A read or write fails when its cluster is listed, or with the configured
 probability (drawn from the ``faults`` stream, one draw per request in the
-order they complete).  The job decides what an error does (MODEL.md section 3).
+order they complete).  The job decides what an error does (``docs/model.md`` section 8).
 """
 
 from __future__ import annotations
 
-from .config import FaultsConfig
+from typing import TYPE_CHECKING
+
 from .rng import Draws
+
+if TYPE_CHECKING:
+    from .config import FaultsConfig
 
 __all__ = ["Faults"]
 

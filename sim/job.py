@@ -1,7 +1,7 @@
 """The backup job of the 2013 patch (``backup.mode = "seed-2013"``).
 
-Models the job as reviewed in ``shared/seed`` and described in MODEL.md
-section 3:
+Models the job as reviewed in February 2013 (patch series "backup: add block
+job", v4) and described in ``docs/model.md`` section 8:
 
 * **run loop** (``backup_run``): for each cluster 0..N-1, ask the pacing policy
   how long to wait, check for cancellation, skip clusters already claimed,
@@ -41,31 +41,35 @@ clusters) are separate classes with the same ``start`` / ``cancel`` /
 from __future__ import annotations
 
 from array import array
-from collections.abc import Generator
-
-import simpy
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .bitmap import CopyBitmap
 from .block import BlockLayer
-from .config import BackupConfig, LoopConfig
-from .coroutine import PARK, Coroutine, sleep
+from .clock import Environment
+from .coroutine import PARK, Body, Coroutine, sleep
 from .devices import Device
 from .faults import Faults
 from .layout import DiskLayout
 from .oracle import ContentOracle
+from .params import MODES
 from .policies import Policy
 from .request import BACKUP, READ, WRITE, Request
 from .rwlock import CoRwLock
 
+if TYPE_CHECKING:
+    from .config import BackupConfig, LoopConfig
+
 __all__ = ["SeedBackupJob"]
 
 
+@MODES.register("seed-2013")
 class SeedBackupJob:
     """QEMU's backup job as proposed in 2013, over a real bitmap and copy-before-write."""
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         blk: BlockLayer,
         target: Device,
         cfg: BackupConfig,
@@ -146,6 +150,7 @@ class SeedBackupJob:
         if self.status != "running":
             return
         self.cancelled = True
+        assert self.co is not None  # set by start()
         self.co.interrupt()
 
     def fail(self, why: str) -> None:
@@ -158,8 +163,9 @@ class SeedBackupJob:
 
     # -- the background loop ------------------------------------------------------
 
-    def _run(self) -> Generator:
+    def _run(self) -> Body[None]:
         co = self.co
+        assert co is not None  # the coroutine this body runs in
         policy = self.policy
         bitmap = self.bitmap
         skip_copied = not policy.gates_copied
@@ -202,7 +208,7 @@ class SeedBackupJob:
     def _stopping(self) -> bool:
         return self.cancelled or self.error is not None
 
-    def _gate(self, co: Coroutine, c: int) -> Generator:
+    def _gate(self, co: Coroutine, c: int) -> Body[bool]:
         """Ask the policy until it lets cluster ``c`` go; False if the job must stop.
 
         A policy that waits on an event is also cut short when a guest write's
@@ -210,7 +216,7 @@ class SeedBackupJob:
         """
         while not self._stopping():
             wait = self.policy.before_cluster()
-            if wait.__class__ is int:
+            if isinstance(wait, int):
                 if wait or self.policy.gates_copied:
                     # the patch's sleep (or yield) before each cluster
                     yield sleep(wait)
@@ -219,7 +225,7 @@ class SeedBackupJob:
             if wait.callbacks is None:  # already processed: ask again
                 continue
             token = co.arm()
-            wait.callbacks.append(lambda _ev, token=token: co.interrupt(token))
+            wait.callbacks.append(_interrupter(co, token))
             self._gate_wait = (c, token)
             yield PARK
             self._gate_wait = None
@@ -227,7 +233,7 @@ class SeedBackupJob:
                 return not self._stopping()
         return False
 
-    def _background_copy(self, c: int, co: Coroutine) -> Generator:
+    def _background_copy(self, c: int, co: Coroutine) -> Body[bool]:
         """``bdrv_co_backup``: a tracked read request of cluster ``c`` that copies it."""
         cs = self.cluster_size
         req = Request(READ, c * cs, cs, BACKUP)
@@ -240,7 +246,7 @@ class SeedBackupJob:
             self.blk.untrack(req)
         return ok
 
-    def _worker(self, c: int, co: Coroutine) -> Generator:
+    def _worker(self, c: int, co: Coroutine) -> Body[None]:
         """One background copy running beside others (policies with depth > 1)."""
         yield from self._background_copy(c, co)
         self.bg_in_flight -= 1
@@ -250,7 +256,7 @@ class SeedBackupJob:
 
     # -- copy-before-write ----------------------------------------------------------
 
-    def before_io(self, req: Request, co: Coroutine) -> Generator:
+    def before_io(self, req: Request, co: Coroutine) -> Body[bool]:
         """The ``before_write`` hook: copy the unclaimed clusters ``req`` touches first.
 
         Returns False when the guest request must fail (``fail-guest-write``).
@@ -272,7 +278,7 @@ class SeedBackupJob:
             return True
         return self.cfg.on_cow_error == "break-snapshot"
 
-    def _copy(self, c0: int, c1: int, co: Coroutine, cow: bool) -> Generator:
+    def _copy(self, c0: int, c1: int, co: Coroutine, cow: bool) -> Body[bool]:
         """Claim, read and dump every unclaimed cluster of ``c0 .. c1-1``; False on error."""
         bitmap = self.bitmap
         cs = self.cluster_size
@@ -314,7 +320,7 @@ class SeedBackupJob:
             self.copy_cow.append(cow)
             if cow:
                 self.cow_count += 1
-                if self._gate_wait is not None and self._gate_wait[0] == c:
+                if self._gate_wait is not None and self._gate_wait[0] == c and self.co is not None:
                     self.co.interrupt(self._gate_wait[1])
             self.policy.on_copy(cs, cow)
             self._trace("copied", c)
@@ -333,3 +339,12 @@ class SeedBackupJob:
     def _trace(self, what: str, detail) -> None:
         if self.trace is not None:
             self.trace.append((self.env.now, "job", what, detail))
+
+
+def _interrupter(co: Coroutine, token: int) -> Callable[[object], None]:
+    """A SimPy event callback that interrupts ``co``'s park armed with ``token`` (and no later one)."""
+
+    def callback(_event: object) -> None:
+        co.interrupt(token)
+
+    return callback

@@ -1,7 +1,8 @@
 """QEMU's main loop: one thread, iterations of poll, ready handlers, expired timers.
 
 This models the event loop that runs the guest's virtio notifications, I/O
-completions and the backup coroutine (MODEL.md section 3):
+completions and the backup coroutine (``docs/model.md`` section 4; why it runs on
+SimPy callbacks rather than processes: ``docs/kernel.md``):
 
 * A **ready handler** (:meth:`EventLoop.post`) is something the next poll will
   report: a guest's virtio kick, an AIO completion, a coroutine that yielded.
@@ -46,6 +47,8 @@ from typing import Any
 
 import simpy
 
+from .clock import Environment
+
 __all__ = ["EventLoop", "Handler"]
 
 Handler = Callable[[Any], "tuple[int, Callable[[Any], Any], Any] | None"]
@@ -54,9 +57,7 @@ Handler = Callable[[Any], "tuple[int, Callable[[Any], Any], Any] | None"]
 class EventLoop:
     """The single-threaded, non-preemptive main loop, driven by SimPy time."""
 
-    def __init__(
-        self, env: simpy.Environment, timer_min_rearm: int = 0, trace: list | None = None, iteration_cost: int = 0
-    ):
+    def __init__(self, env: Environment, timer_min_rearm: int = 0, trace: list | None = None, iteration_cost: int = 0):
         self.env = env
         self.rearm = timer_min_rearm
         self.iteration_cost = iteration_cost

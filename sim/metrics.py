@@ -1,4 +1,4 @@
-"""Metrics of one run, derived from the raw records after the run (MODEL.md section 4).
+"""Metrics of one run, derived from the raw records after the run (``docs/model.md`` section 14).
 
 * Guest latency = completion - submission, so it includes loop wait, overlap
   wait, copy-before-write, device queueing and service.  Percentiles cover

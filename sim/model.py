@@ -14,9 +14,12 @@ same seed, run until ``until``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import simpy
 
 from .block import BlockLayer
+from .clock import Environment
 from .config import Config
 from .devices import make_device
 from .faults import Faults
@@ -24,6 +27,7 @@ from .job import SeedBackupJob
 from .layout import DiskLayout
 from .loop import EventLoop
 from .oracle import ContentOracle
+from .params import MODES
 from .policies import PolicyContext, make_policy
 from .request import BACKUP, GUEST
 from .rng import Draws, RequestDraws, Streams
@@ -37,11 +41,11 @@ class Model:
 
     def __init__(self, cfg: Config, with_backup: bool = True, trace: bool | None = None):
         self.cfg = cfg
-        self.env = env = simpy.Environment()
+        self.env = env = Environment()
         streams = Streams(cfg.run.seed)
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.disk_size // cfg.backup.cluster_size
-        self.loop = EventLoop(env, cfg.loop.timer_min_rearm, self.trace, cfg.loop.iteration_cost)
+        self.loop = EventLoop(env, cfg.loop.rearm_ns, self.trace, cfg.loop.iteration_cost)
         self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
         self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
         self.oracle = ContentOracle(n)
@@ -64,7 +68,7 @@ class Model:
             layout = None
             if cfg.backup.allocated < 1.0 or cfg.backup.zero_fraction > 0.0:
                 layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
-            self.job = SeedBackupJob(
+            self.job = MODES.get(cfg.backup.mode)(
                 env, self.blk, self.target, cfg.backup, cfg.loop, policy, faults, self.oracle, self.trace, layout
             )
             ctx.job = self.job
@@ -79,7 +83,7 @@ class Model:
         self.guest.start()
         duration = cfg.workload.duration
         if isinstance(duration, int):
-            env.timeout(duration).callbacks.append(lambda _e: guest_end.succeed())
+            env.timeout(duration).callbacks.append(_then(guest_end.succeed))
         else:
             guest_end.succeed()
         waits = [guest_end]
@@ -96,7 +100,7 @@ class Model:
             waits.append(self.guest.exhausted)
         cap = cfg.run.max_time if until is None else min(until, cfg.run.max_time)
         if until is None:
-            env.all_of(waits).callbacks.append(lambda _e: stop.succeed() if not stop.triggered else None)
+            env.all_of(waits).callbacks.append(_then(lambda: stop.succeed() if not stop.triggered else None))
         env.timeout(cap).callbacks.append(lambda _e: self._cap(stop))
         env.run(until=stop)
         self.t_end = env.now
@@ -107,7 +111,7 @@ class Model:
             # an event of our own: the guest's idle event belongs to the policies
             # and must not be fired by the cap
             drained = env.event()
-            done = lambda _e: drained.succeed() if not drained.triggered else None  # noqa: E731
+            done = _then(lambda: drained.succeed() if not drained.triggered else None)
             self.blk.activity.idle_event().callbacks.append(done)
             env.timeout(cfg.run.max_time).callbacks.append(done)
             env.run(until=drained)
@@ -117,6 +121,15 @@ class Model:
         if not stop.triggered:
             self.timed_out = True
             stop.succeed()
+
+
+def _then(fn: Callable[[], object]) -> Callable[[simpy.Event], None]:
+    """A SimPy event callback that calls ``fn()`` (and drops what it returns)."""
+
+    def callback(_event: simpy.Event) -> None:
+        fn()
+
+    return callback
 
 
 def _per_origin(streams: Streams, name: str) -> dict[int, RequestDraws]:

@@ -35,7 +35,7 @@ class ContentOracle:
     def __init__(self, n: int):
         self.n = n
         self.gen: dict[int, int] = {}
-        self.start_gen: dict[int, int] | None = None
+        self.start_gen: dict[int, int] = {}  # set by snapshot(), when the backup starts
         self.on_target = CopyBitmap(n)
         self.mismatched: dict[int, int] = {}  # cluster -> generation copied, when not the start one
         self.copied_twice = 0

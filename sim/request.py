@@ -6,6 +6,12 @@ request is derived from these fields after the run, never kept in side tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .coroutine import Coroutine
+
 __all__ = ["Request", "READ", "WRITE", "GUEST", "BACKUP"]
 
 READ = 0
@@ -51,8 +57,8 @@ class Request:
         self.cow_clusters = 0  # clusters it copied before writing
         self.error = False
         self.waiters: list | None = None  # coroutines waiting for this request to end
-        self.co = None  # the coroutine serving this request, if any
-        self.on_done = None  # callback for the issuer (the guest) when it completes
+        self.co: Coroutine | None = None  # the coroutine serving this request, if any
+        self.on_done: Callable[[Request], None] | None = None  # callback for the issuer (the guest) when it completes
         self.gen = 0  # generation read (backup reads) for the content oracle
         self.key = -1  # the number keying its random draws on the device (sim.rng.RequestDraws)
 

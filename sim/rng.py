@@ -1,4 +1,4 @@
-"""Named random streams, the only place randomness is created (MODEL.md section 2).
+"""Named random streams, the only place randomness is created (``docs/model.md`` section 2).
 
 A run's seed becomes a :class:`numpy.random.SeedSequence`; each named stream
 (``workload``, ``disk``, ``target``, ``policy``, ``faults``, ``layout``) is a child keyed

@@ -1,19 +1,14 @@
-"""Running configurations: one run with its baseline, and writing results.
+"""Running configurations: one run with its baseline.
 
 :func:`run_one` is the desmod-style lifecycle for one configuration: build the
 model, run it, run its baseline (same seed, no backup, same window), derive the
-metrics.  :func:`write_results` is the only code that writes result files, and
-writes each one atomically (a temporary file in the same folder, then rename),
-so an interrupted write never leaves a half-written file.
+metrics.  This module writes no files: results folders are written by
+:mod:`sim.store` (with :func:`sim.files.atomic_write`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
@@ -21,10 +16,7 @@ from .config import Config, build_config
 from .metrics import guest_frame, latency_histogram, summarize, timeline
 from .model import Model
 
-__all__ = ["RunResult", "run_one", "write_results", "atomic_write"]
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+__all__ = ["RunResult", "run_one"]
 
 
 @dataclasses.dataclass
@@ -58,25 +50,3 @@ def run_one(config: Config | dict | None = None, keep_model: bool = False) -> Ru
         trace=model.trace,
         model=model if keep_model else None,
     )
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary files
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_results(runs: pd.DataFrame, out: Path) -> None:
-    """Write the runs table as ``runs.parquet`` and ``runs.csv`` in ``out``, atomically."""
-    out = Path(out)
-    atomic_write(out / "runs.parquet", lambda p: runs.to_parquet(p, index=False))
-    atomic_write(out / "runs.csv", lambda p: runs.to_csv(p, index=False))

@@ -10,9 +10,8 @@ holds it.  Waiters are re-entered through the loop in the order they arrived.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
 
-from .coroutine import PARK, Coroutine
+from .coroutine import PARK, Body, Coroutine
 
 __all__ = ["CoRwLock"]
 
@@ -26,13 +25,13 @@ class CoRwLock:
         self.wake_cost = wake_cost
         self._waiting: deque[Coroutine] = deque()
 
-    def rdlock(self, co: Coroutine) -> Generator:
+    def rdlock(self, co: Coroutine) -> Body[None]:
         while self.writer:
             self._waiting.append(co)
             yield PARK
         self.readers += 1
 
-    def wrlock(self, co: Coroutine) -> Generator:
+    def wrlock(self, co: Coroutine) -> Body[None]:
         while self.writer or self.readers:
             self._waiting.append(co)
             yield PARK

@@ -1,6 +1,6 @@
 """Scenario files: a base configuration, a sweep, replications and a root seed.
 
-A scenario (TOML, INTERFACE.md) names a ``base`` configuration (its tables are
+A scenario (TOML, ``docs/scenarios.md``) names a ``base`` configuration (its tables are
 the sections of :class:`sim.config.Config`), a ``[sweep]`` whose keys are
 dotted configuration keys or whole sections and whose values are lists (the
 batch is their cartesian product, in file order; several ``[[sweep]]``
@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from . import units
 from .config import Config, ConfigError, build_config, check_strings, expand_dotted, merge
+from .params import units
 
 __all__ = [
     "Scenario",
@@ -149,7 +149,7 @@ class Scenario:
         return specs
 
     def configs(self) -> list[Config]:
-        """The configuration of every run (INTERFACE.md's ``scn.configs()``)."""
+        """The configuration of every run, in batch order (``docs/api.md``)."""
         return [s.config for s in self.runs()]
 
     def resolved(self) -> dict:
@@ -533,7 +533,7 @@ def memory_estimate(cfg: Config) -> MemoryEstimate:
         "requests": requests * per_request,
         "run.timeline_window": rows * TIMELINE_ROW_BYTES,
     }
-    key = max(parts, key=parts.get)
+    key = max(parts, key=parts.__getitem__)
     if key == "requests":  # the lever: what bounds the time the guest runs
         if isinstance(cfg.workload.duration, int) and cfg.workload.duration <= t_end:
             key = "workload.duration"
@@ -558,10 +558,10 @@ def _run_time(cfg: Config) -> int:
     t = 0
     if b.mode != "none":
         nbytes = b.disk_size if b.sync == "full" else int(b.disk_size * b.allocated)
-        target = cfg.target.link_bw or cfg.target.write_bw
+        target = getattr(cfg.target, "link_bw", 0) or cfg.target.write_bw
         rate = min(cfg.disk.read_bw, target)
         speed = getattr(cfg.policy, "speed", 0)
-        if cfg.policy.name == "rate-limit" and speed and not cfg.policy.schedule:
+        if cfg.policy.name == "rate-limit" and speed and not getattr(cfg.policy, "schedule", None):
             rate = min(rate, int(speed * cfg.disk.read_bw) if isinstance(speed, Fraction) else speed)
         copy = nbytes * 10**9 // max(1, rate)
         if b.cancel_at is not None:

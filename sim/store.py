@@ -1,6 +1,6 @@
 """The results folder of a batch: per-run parts, merged tables, manifest, lock.
 
-Layout (INTERFACE.md, results/README.md)::
+Layout (``docs/results.md``, results/README.md)::
 
     DIR/runs.parquet -> current/runs.parquet      (also runs.csv, timeline.parquet,
     DIR/current -> .gen-<batch>-<nonce>/           latency_hist.parquet, manifest.json,
@@ -42,6 +42,7 @@ parts stored so far stay for the rerun.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -54,12 +55,17 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .runner import atomic_write
+from . import _version
+from .files import atomic_write
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = [
     "ResultStore",
@@ -177,7 +183,7 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.parts = self.root / PARTS
-        self._lock = None
+        self._lock: BaseFileLock | None = None
 
     # ------------------------------------------------------------ lock
 
@@ -276,7 +282,7 @@ class ResultStore:
         files = {}
         for kind, df in (("timeline.parquet", timeline), ("hist.parquet", hist)):
             path = self._part(key, kind)
-            atomic_write(path, lambda p, df=df: df.to_parquet(p, index=False))
+            atomic_write(path, functools.partial(df.to_parquet, index=False))
             files[kind] = _sha256(path)
         doc = {"format": PART_FORMAT, "identity": key, "summary": summary, "files": files}
         doc["check"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
@@ -376,9 +382,7 @@ class ResultStore:
 
 def versions() -> dict:
     """Versions of backupsim (the model), Python and the libraries whose behaviour the results depend on."""
-    from . import __version__
-
-    out = {"python": platform.python_version(), "backupsim": __version__}
+    out = {"python": platform.python_version(), "backupsim": _version.__version__}
     for dist in ("simpy", "numpy", "pandas", "pyarrow", "pydantic"):
         try:
             out[dist] = metadata.version(dist)

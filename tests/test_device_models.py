@@ -4,8 +4,7 @@ import pytest
 import simpy
 
 import sim
-from sim.config import DeviceConfig
-from sim.devices import PROFILES, ChannelSSD, NetworkTarget, SeekingDisk, make_device
+from sim.devices import PROFILES, ChannelSSD, NetworkTarget, SeekingDisk, device_config, make_device
 from sim.devices.hdd import seek_time
 from sim.request import READ, WRITE, Request
 from sim.rng import Draws, Streams
@@ -34,7 +33,7 @@ def test_seek_curve_shape():
 
 
 def test_hdd_sequential_reads_pay_no_seek_and_random_ones_do():
-    cfg = DeviceConfig.model_validate({"profile": "hdd-seek"})
+    cfg = device_config({"profile": "hdd-seek"})
     env = simpy.Environment()
     disk = make_device(env, cfg, _draws())
     assert isinstance(disk, SeekingDisk)
@@ -47,7 +46,7 @@ def test_hdd_sequential_reads_pay_no_seek_and_random_ones_do():
 
 
 def test_hdd_random_reads_average_seek_plus_half_a_revolution():
-    cfg = DeviceConfig.model_validate({"profile": "hdd-seek"})
+    cfg = device_config({"profile": "hdd-seek"})
     span = cfg.span // (1 << 20) * (1 << 20)
     res = sim.run_one(
         {
@@ -65,9 +64,10 @@ def test_hdd_random_reads_average_seek_plus_half_a_revolution():
 
 
 def test_channels_serialize_requests_on_one_channel_only():
-    cfg = DeviceConfig.model_validate(
+    cfg = device_config(
         {
             "profile": "custom",
+            "model": "channels",
             "queue_depth": 8,
             "channels": 4,
             "channel_stripe": "64KiB",
@@ -86,7 +86,7 @@ def test_channels_serialize_requests_on_one_channel_only():
 
 
 def test_network_target_write_time_and_link_cap():
-    cfg = DeviceConfig.model_validate({"profile": "network-1g", "remote": "nvme", "queue_depth": 4})
+    cfg = device_config({"profile": "network-1g", "remote": "nvme", "queue_depth": 4})
     env = simpy.Environment()
     tgt = make_device(env, cfg, _draws(), "target")
     assert isinstance(tgt, NetworkTarget)
@@ -130,3 +130,23 @@ def test_backup_to_a_network_target_is_consistent_and_link_bound():
     assert s["consistent"] and s["status"] == "completed"
     # one cluster at a time (the patch): each copy pays a round trip, so it stays under the link rate
     assert s["backup_throughput_mib_s"] * (1 << 20) < 125_000_000
+
+
+def test_a_key_of_another_model_names_the_model_to_choose():
+    import pytest as _pytest
+
+    import sim
+
+    with _pytest.raises(sim.ConfigError) as e:
+        sim.build_config({"disk": {"profile": "sata-ssd", "rpm": 7200}})
+    assert str(e.value) == (
+        "key 'disk.rpm': got 7200, expected a key of device model 'linear' "
+        "('rpm' belongs to model 'seek': set disk.model = 'seek')"
+    )
+    with _pytest.raises(sim.ConfigError) as e:
+        sim.build_config({"target": {"model": "tape"}})
+    assert e.value.key == "target.model" and "'linear', 'channels', 'seek', 'network'" in str(e.value)
+    # a profile picks its model; an explicit model keeps only the shared keys of the profile
+    assert sim.build_config({"disk": {"profile": "hdd-seek"}}).disk.model == "seek"
+    cfg = sim.build_config({"disk": {"profile": "hdd-seek", "model": "linear"}}).disk
+    assert cfg.model == "linear" and not hasattr(cfg, "rpm") and cfg.queue_depth == 1

@@ -5,8 +5,7 @@ import simpy
 from conftest import fixed_device, free_loop
 
 import sim
-from sim.config import DeviceConfig
-from sim.devices import PROFILES, Device
+from sim.devices import PROFILES, Device, device_config
 from sim.request import READ, WRITE, Request
 
 
@@ -47,7 +46,7 @@ def test_sequential_read_bandwidth(profile):
 
 def test_out_of_order_completion_with_parallel_slots():
     env = simpy.Environment()
-    cfg = DeviceConfig.model_validate(
+    cfg = device_config(
         fixed_device(qd=2, **{"read_rand_base": "500us", "write_seq_base": "10us", "write_rand_base": "10us"})
     )
     dev = Device(env, cfg)
@@ -60,7 +59,7 @@ def test_out_of_order_completion_with_parallel_slots():
 
 def test_one_slot_is_fifo():
     env = simpy.Environment()
-    cfg = DeviceConfig.model_validate(fixed_device(qd=1, **{"read_rand_base": "500us", "write_rand_base": "10us"}))
+    cfg = device_config(fixed_device(qd=1, **{"read_rand_base": "500us", "write_rand_base": "10us"}))
     dev = Device(env, cfg)
     done = []
     for i, op in enumerate((READ, WRITE, READ)):

@@ -33,8 +33,7 @@ import sim
 from sim.cli import main
 from sim.config import Config
 from sim.devices import PROFILES
-from sim.policies import REGISTRY as POLICIES
-from sim.workloads import REGISTRY as WORKLOADS
+from sim.params import POLICIES, WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_EXAMPLES = 10_000

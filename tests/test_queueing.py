@@ -1,4 +1,4 @@
-"""The disk model against queueing theory (MODEL.md section 5).
+"""The disk model against queueing theory (``docs/model.md`` section 15).
 
 An open Poisson guest of 4 KiB random reads on a one-slot disk whose service
 time is exactly the base cost (transfer made negligible), with a free event

@@ -269,7 +269,7 @@ def test_a_new_model_version_recomputes(tmp_path, monkeypatch):
     out = tmp_path / "r"
     _batch(f, out)
     computed = []
-    monkeypatch.setattr(sim, "__version__", "99.0.0")
+    monkeypatch.setattr(sim._version, "__version__", "99.0.0")
     _batch(f, out, on_run=computed.append)
     assert len(computed) == 2
     man = json.loads((out / "manifest.json").read_text())

@@ -66,7 +66,7 @@ def test_a_bad_value_in_a_later_block_names_its_key():
 def test_report_answers_the_sleep_question_per_iteration_cost(tmp_path):
     scn = _scn()
     sim.run_batch(scn, tmp_path / "out", jobs=1, progress=False)
-    from sim.reporting import write_report
+    from sim.review import write_report
 
     text = write_report(tmp_path / "out").read_text()
     section = text.split("**Does the patch's 1 µs sleep help?", 1)[1].split("\n\n", 3)[2]

@@ -1,4 +1,4 @@
-"""Exact event trace of the smallest interesting case (MODEL.md section 5).
+"""Exact event trace of the smallest interesting case (``docs/model.md`` section 15).
 
 Two 64 KiB clusters; source and target each take 100 us base + 100 us to move
 64 KiB (6.25 us for 4 KiB); every loop handler costs 1 us (modern loop, no

@@ -1,6 +1,6 @@
 import pytest
 
-from sim import units
+from sim.params import units
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_format_round_trips():
         assert units.parse_time(units.format_time(ns)) == ns
 
 
-# ---- one rule for every unit (see the sim.units docstring)
+# ---- one rule for every unit (see the sim.params.units docstring)
 
 
 @pytest.mark.parametrize(

@@ -1,31 +1,71 @@
-"""Block devices: the source disk and the backup target (MODEL.md section 3).
+"""Block devices: the source disk and the backup target.
 
-:func:`make_device` picks the model a :class:`sim.config.DeviceConfig` asks
-for: the linear-cost :class:`Device`, a :class:`SeekingDisk` (``rpm`` > 0), a
-:class:`ChannelSSD` (``channels`` > 0) or a :class:`NetworkTarget`
-(``link_bw`` > 0) with a local device of profile ``remote`` behind it.
+Each device model registers itself in :data:`sim.params.DEVICES` with its
+configuration class (:mod:`sim.devices.config`): the linear-cost
+:class:`Device` (``linear``), a :class:`SeekingDisk` (``seek``), a
+:class:`ChannelSSD` (``channels``) and a :class:`NetworkTarget` (``network``)
+with a local device of profile ``remote`` behind it.  :func:`device_config`
+validates a ``disk`` or ``target`` table against its model's class;
+:func:`make_device` builds the device.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..params import DEVICES, ConfigError, from_validation_error
 from .channels import ChannelSSD
+from .config import DeviceConfig, fill_from_profile
 from .device import Device
 from .hdd import SeekingDisk
 from .network import NetworkTarget
 from .profiles import PROFILES
 
-__all__ = ["Device", "SeekingDisk", "ChannelSSD", "NetworkTarget", "PROFILES", "make_device"]
+__all__ = [
+    "Device",
+    "SeekingDisk",
+    "ChannelSSD",
+    "NetworkTarget",
+    "PROFILES",
+    "DeviceConfig",
+    "device_config",
+    "make_device",
+]
 
 
-def make_device(env, cfg, draws=None, name: str = "disk", trace: list | None = None):
+def device_config(data: Any, section: str = "disk") -> DeviceConfig:
+    """Validate a ``disk`` / ``target`` table against the configuration class of its model."""
+    if isinstance(data, DeviceConfig):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(section, data, "a table of device keys")
+    data = fill_from_profile(data)
+    model = data.get("model", "linear")
+    cls = DEVICES.get(model, f"{section}.model").Config
+    for key, value in data.items():
+        if key not in cls.model_fields:
+            owners = [n for n, c in DEVICES.items() if key in c.Config.model_fields]
+            if owners:
+                raise ConfigError(
+                    f"{section}.{key}",
+                    value,
+                    f"a key of device model {model!r} ({key!r} belongs to model {owners[0]!r}: "
+                    f"set {section}.model = {owners[0]!r})",
+                )
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise from_validation_error(e, data, None, f"{section}.") from None
+
+
+def make_device(env, cfg: DeviceConfig, draws=None, name: str = "disk", trace: list | None = None):
     """The device object for ``cfg``."""
-    if cfg.link_bw:
-        from ..config import DeviceConfig
 
-        remote = make_device(env, DeviceConfig.model_validate({"profile": cfg.remote}), draws, f"{name}.remote", trace)
-        return NetworkTarget(env, cfg, remote, name, trace)
-    if cfg.rpm:
-        return SeekingDisk(env, cfg, draws, name, trace)
-    if cfg.channels:
-        return ChannelSSD(env, cfg, draws, name, trace)
-    return Device(env, cfg, draws, name, trace)
+    def make(profile: str, sub_name: str):
+        return make_device(env, device_config({"profile": profile}), draws, sub_name, trace)
+
+    return DEVICES.get(cfg.model).build(env, cfg, draws, name, trace, make)

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..params import DEVICES
 from ..request import Request
+from .config import ChannelsConfig
 from .device import Device
 
 __all__ = ["ChannelSSD"]
 
 
+@DEVICES.register("channels")
 class ChannelSSD(Device):
     """:class:`Device` with per-channel serialization."""
+
+    Config = ChannelsConfig
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

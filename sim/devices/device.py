@@ -23,25 +23,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import simpy
 
+from ..clock import Environment
+from ..params import DEVICES
 from ..request import GUEST, Request
 from ..rng import RequestDraws
-
-if TYPE_CHECKING:
-    from ..config import DeviceConfig
+from .config import DeviceConfig
 
 __all__ = ["Device"]
 
 
+@DEVICES.register("linear")
 class Device:
     """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
 
+    Config = DeviceConfig
+
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         cfg: DeviceConfig,
         draws: dict[int, RequestDraws] | None = None,
         name: str = "disk",
@@ -68,6 +70,19 @@ class Device:
         self.in_system = 0
         self._area = 0
         self._t_last = 0
+
+    @classmethod
+    def build(
+        cls,
+        env: Environment,
+        cfg: DeviceConfig,
+        draws: dict[int, RequestDraws] | None,
+        name: str,
+        trace: list | None,
+        make=None,
+    ):
+        """The device for ``cfg`` (``make`` builds a further device from a profile, for composite models)."""
+        return cls(env, cfg, draws, name, trace)
 
     # -- interface ------------------------------------------------------------
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 
+from ..params import DEVICES
 from ..request import Request
+from .config import SeekConfig
 from .device import Device
 
 __all__ = ["SeekingDisk", "seek_time"]
@@ -33,8 +35,12 @@ def seek_time(distance: int, span: int, track: int, full: int) -> int:
     return int(track + (full - track) * math.sqrt(frac))
 
 
+@DEVICES.register("seek")
 class SeekingDisk(Device):
     """:class:`Device` whose random requests pay a seek and a rotational latency."""
+
+    Config = SeekConfig
+    cfg: SeekConfig
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

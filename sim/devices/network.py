@@ -16,18 +16,27 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-import simpy
-
+from ..clock import Environment
+from ..params import DEVICES
 from ..request import WRITE, Request
+from .config import NetworkConfig
 from .device import Device
 
 __all__ = ["NetworkTarget"]
 
 
+@DEVICES.register("network")
 class NetworkTarget:
     """Same interface as :class:`Device`: ``submit(req, done)``."""
 
-    def __init__(self, env: simpy.Environment, cfg, remote: Device, name: str = "target", trace: list | None = None):
+    Config = NetworkConfig
+
+    @classmethod
+    def build(cls, env, cfg: NetworkConfig, draws, name: str, trace: list | None, make=None):
+        """A target whose far end is a device of profile ``remote``, built by ``make(profile, name)``."""
+        return cls(env, cfg, make(cfg.remote, f"{name}.remote"), name, trace)
+
+    def __init__(self, env: Environment, cfg, remote: Device, name: str = "target", trace: list | None = None):
         self.env = env
         self.cfg = cfg
         self.remote = remote
@@ -68,7 +77,7 @@ class NetworkTarget:
 
     def _arrive(self, event) -> None:
         req, done = event._value
-        self.remote.submit(req, lambda r, done=done: self._served(r, done))
+        self.remote.submit(req, lambda r: self._served(r, done))
 
     def _served(self, req: Request, done) -> None:
         back = self._link(req.nbytes if req.op != WRITE else 0, back=True)

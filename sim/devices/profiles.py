@@ -10,8 +10,9 @@ derives its coefficients (``base = 1 s / IOPS - 4 KiB / bandwidth``); the
 figures come from Linux ``block/blk-iocost.c`` ``autop[]`` unless a comment
 says otherwise.
 
-To add a profile, add an entry to :data:`PROFILES` with every field of
-``DeviceConfig`` except ``profile`` and cite where each figure comes from.
+To add a profile, add an entry to :data:`PROFILES` with its ``model`` (when
+not ``linear``) and every field of that model's configuration except
+``profile``, and cite where each figure comes from.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ PROFILES: dict[str, dict] = {
     # "average seek 8.5 ms" (typical figures, not checked against one
     # datasheet here).  Bandwidth and sequential costs as "hdd" (blk-iocost).
     "hdd-seek": {
+        "model": "seek",
         "queue_depth": 1,
         "read_bw": 174_019_176,
         "write_bw": 178_075_866,
@@ -101,12 +103,14 @@ PROFILES: dict[str, dict] = {
     # 16 requests in flight (Proxmox's max-workers default, qemu-backup.md
     # section 2).
     "network-1g": {
+        "model": "network",
         "queue_depth": 16,
         "link_bw": 125_000_000,
         "rtt": 200_000,
         "remote": "hdd",
     },
     "network-10g": {
+        "model": "network",
         "queue_depth": 16,
         "link_bw": 1_250_000_000,
         "rtt": 200_000,
@@ -122,4 +126,4 @@ PROFILES["ssd-gc"] = {**PROFILES["sata-ssd"], "stall_prob": 0.002, "stall_time":
 # NVMe with its flash reached through parallel channels (sim.devices.channels):
 # MQSim's ssdconfig.xml has 8 channels x 4 chips; here 32 independent units
 # striped every 64 KiB, with the "nvme" costs and 39 request slots.
-PROFILES["nvme-channels"] = {**PROFILES["nvme"], "channels": 32, "channel_stripe": 64 << 10}
+PROFILES["nvme-channels"] = {**PROFILES["nvme"], "model": "channels", "channels": 32, "channel_stripe": 64 << 10}

@@ -1,4 +1,4 @@
-"""Figures of the model checks (MODEL.md section 5, notebook 03).
+"""Figures of the model checks (``docs/model.md`` section 15, notebook 03).
 
 * :func:`queueing_check` - simulated mean latency of the disk against the
   M/M/1 and M/D/1 formulas over a range of loads.

@@ -18,6 +18,7 @@ import contextlib
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -25,6 +26,11 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from ..files import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "OKABE_ITO",
@@ -77,7 +83,7 @@ LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 #: Font sizes and defaults, applied while a figure is built.
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -108,7 +114,7 @@ def context() -> Iterator[None]:
         yield
 
 
-def new_figure(width: float, height: float, **subplots) -> tuple[Figure, SubFigure, object]:
+def new_figure(width: float, height: float, **subplots) -> tuple[Figure, SubFigure, Any]:
     """A figure on the Agg canvas with a footer strip, its content panel and the panel's axes.
 
     The content panel is a constrained-layout sub-figure: put suptitles and
@@ -117,7 +123,7 @@ def new_figure(width: float, height: float, **subplots) -> tuple[Figure, SubFigu
     """
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
-    panel, footer = fig.subfigures(2, 1, height_ratios=[height - FOOTER_IN, FOOTER_IN], hspace=0)
+    (panel,), (footer,) = fig.subfigures(2, 1, squeeze=False, height_ratios=[height - FOOTER_IN, FOOTER_IN], hspace=0)
     _FOOTERS[fig] = footer
     return fig, panel, panel.subplots(**subplots)
 
@@ -134,7 +140,7 @@ def log_axis(ax, which: str = "x") -> None:
     lo, hi = lim
     decades = np.log10(hi / lo) if lo > 0 and hi > lo else 10
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3.5 else (1.0,)))
-    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(1, 10) / 1.0))
+    axis.set_minor_locator(LogLocator(base=10, subs=[float(k) for k in range(1, 10)]))
     axis.set_major_formatter(FuncFormatter(_plain))
     axis.set_minor_formatter(NullFormatter())
 
@@ -213,8 +219,6 @@ def stamp(fig: Figure, text: str) -> Figure:
 
 def save(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     """Write ``fig`` as a PNG at ``path``, atomically, with no software/time metadata."""
-    from ..runner import atomic_write
-
     path = Path(path)
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None}))
     return path

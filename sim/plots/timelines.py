@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import analysis
-from ..units import parse_size
+from ..params.units import parse_size
 from . import style
 
 __all__ = ["timeline", "pick_run"]

@@ -1,46 +1,42 @@
 """Pacing policies for the backup's background copy, one module each.
 
-``REGISTRY`` maps a scenario's ``policy.name`` to its class; each class
-carries its ``Config``.  See :mod:`sim.policies.base` for the interface and how
-to add a policy.
+Each policy registers itself in :data:`sim.params.POLICIES` under the name a
+scenario gives as ``policy.name`` (``@POLICIES.register("rate-limit")``) and
+carries its ``Config``.  A name that is not built in is looked up among
+installed plug-ins and as a ``module:Class`` reference
+(:mod:`sim.params.registry`).  See :mod:`sim.policies.base` for the interface
+and ``docs/extending.md`` for how to add a policy.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from pydantic import ValidationError
 
+from ..params import POLICIES, ConfigError, from_validation_error
 from .base import Policy, PolicyConfig, PolicyContext
-from .deadline import DeadlinePolicy
-from .fixed_sleep import FixedSleepPolicy
-from .hybrid import HybridPolicy
-from .idle_class import IdleClassPolicy
-from .idle_only import IdleOnlyPolicy
-from .latency_target import LatencyTargetPolicy
-from .none import NonePolicy
-from .rate_limit import RateLimitPolicy
 
-__all__ = ["REGISTRY", "Policy", "PolicyConfig", "PolicyContext", "policy_config", "make_policy"]
+for _module in (
+    "none",
+    "fixed_sleep",
+    "rate_limit",
+    "idle_only",
+    "hybrid",
+    "idle_class",
+    "latency_target",
+    "deadline",
+):  # registered in this order, as `backupsim list` shows them
+    importlib.import_module(f".{_module}", __name__)
 
-REGISTRY: dict[str, type[Policy]] = {
-    NonePolicy.name: NonePolicy,
-    FixedSleepPolicy.name: FixedSleepPolicy,
-    RateLimitPolicy.name: RateLimitPolicy,
-    IdleOnlyPolicy.name: IdleOnlyPolicy,
-    HybridPolicy.name: HybridPolicy,
-    IdleClassPolicy.name: IdleClassPolicy,
-    LatencyTargetPolicy.name: LatencyTargetPolicy,
-    DeadlinePolicy.name: DeadlinePolicy,
-}
+__all__ = ["POLICIES", "Policy", "PolicyConfig", "PolicyContext", "policy_config", "make_policy"]
 
 DEFAULT = "none"
 
 
 def policy_config(data: Any) -> PolicyConfig:
     """Validate a ``policy`` table against the config class of the policy it names."""
-    from ..config import ConfigError, _from_pydantic
-
     if isinstance(data, PolicyConfig):
         return data
     if data is None:
@@ -48,16 +44,13 @@ def policy_config(data: Any) -> PolicyConfig:
     if not isinstance(data, dict):
         raise ConfigError("policy", data, "a table with a 'name' key")
     name = data.get("name", DEFAULT)
-    cls = REGISTRY.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ConfigError("policy.name", name, "one of " + ", ".join(repr(n) for n in REGISTRY))
+    cls = POLICIES.get(name)
     try:
         return cls.Config.model_validate({**data, "name": name})
     except ValidationError as e:
-        err = _from_pydantic(e, data, None)
-        raise ConfigError("policy." + err.key, err.value, err.expected) from None
+        raise from_validation_error(e, data, None, "policy.") from None
 
 
 def make_policy(cfg: PolicyConfig, ctx: PolicyContext) -> Policy:
     """The policy object for a validated config."""
-    return REGISTRY[cfg.name](cfg, ctx)
+    return POLICIES.get(cfg.name)(cfg, ctx)

@@ -27,21 +27,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import simpy
-from pydantic import BaseModel, ConfigDict
+
+from ..clock import Environment
+from ..params import Section
 
 if TYPE_CHECKING:
-    from ..block import GuestActivity
-    from ..config import DeviceConfig
+    from ..activity import GuestActivity
+    from ..devices.config import DeviceConfig
     from ..rng import Draws
 
 __all__ = ["Policy", "PolicyConfig", "PolicyContext"]
 
 
-class PolicyConfig(BaseModel):
-    """Parameters of one policy; subclasses add fields with their defaults."""
+class PolicyConfig(Section):
+    """Parameters of one policy; subclasses add fields with their defaults.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
-    name: str
+    ``name`` is the name the policy is registered under (or the ``module:Class``
+    reference of a plug-in); :func:`sim.policies.policy_config` sets it.
+    """
+
+    name: str = ""
 
 
 class PolicyContext:
@@ -49,7 +54,7 @@ class PolicyContext:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         guest: GuestActivity,
         disk: DeviceConfig,
         target: DeviceConfig,

@@ -13,12 +13,10 @@ passed the job runs at full speed.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import simpy
 from pydantic import Field
 
-from ..config import Time
+from ..params import POLICIES, Time
 from .base import Policy, PolicyConfig
 from .quiet import QuietDetector
 
@@ -26,17 +24,17 @@ __all__ = ["DeadlinePolicy", "DeadlineConfig"]
 
 
 class DeadlineConfig(PolicyConfig):
-    name: Literal["deadline"] = "deadline"
     deadline: Time = 600 * 10**9
     window: Time = 50_000_000
     margin: float = Field(1.1, ge=1.0, le=10.0)
 
 
+@POLICIES.register("deadline")
 class DeadlinePolicy(Policy):
     """Pace at remaining/time-left while the guest is active; full speed while it is quiet."""
 
-    name = "deadline"
     Config = DeadlineConfig
+    cfg: DeadlineConfig
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)

@@ -10,24 +10,22 @@ loop it lasts at least ``loop.timer_min_rearm`` on an idle loop
 
 from __future__ import annotations
 
-from typing import Literal
-
-from ..config import Time
+from ..params import POLICIES, Time
 from .base import Policy, PolicyConfig
 
 __all__ = ["FixedSleepPolicy", "FixedSleepConfig"]
 
 
 class FixedSleepConfig(PolicyConfig):
-    name: Literal["fixed-sleep"] = "fixed-sleep"
     sleep: Time = 1_000
 
 
+@POLICIES.register("fixed-sleep")
 class FixedSleepPolicy(Policy):
     """Sleep ``sleep`` ns before each cluster."""
 
-    name = "fixed-sleep"
     Config = FixedSleepConfig
+    cfg: FixedSleepConfig
     gates_copied = True
 
     def before_cluster(self) -> int:

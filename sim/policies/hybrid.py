@@ -13,11 +13,10 @@ rates as the guest comes and goes.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Literal
 
 import simpy
 
-from ..config import Rate, Time
+from ..params import POLICIES, Rate, Time
 from .base import Policy, PolicyConfig
 from .limiter import JobMeter, RateLimitFractional
 from .quiet import QuietDetector
@@ -27,15 +26,14 @@ __all__ = ["HybridPolicy", "HybridConfig"]
 
 
 class HybridConfig(PolicyConfig):
-    name: Literal["hybrid"] = "hybrid"
     busy_speed: Rate = Fraction(1, 10)
     window: Time = 50_000_000
 
 
+@POLICIES.register("hybrid")
 class HybridPolicy(Policy):
     """No delay when quiet; the limiter's delay (cut short by quiet) when active."""
 
-    name = "hybrid"
     Config = HybridConfig
 
     def __init__(self, cfg, ctx):

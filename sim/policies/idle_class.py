@@ -17,12 +17,10 @@ no new copy starts once guest I/O arrives (copies in flight finish).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import simpy
 from pydantic import Field
 
-from ..config import Time
+from ..params import POLICIES, Time
 from .base import Policy, PolicyConfig
 from .quiet import QuietDetector
 
@@ -30,16 +28,16 @@ __all__ = ["IdleClassPolicy", "IdleClassConfig"]
 
 
 class IdleClassConfig(PolicyConfig):
-    name: Literal["idle-class"] = "idle-class"
     grace: Time = 100_000_000
     depth: int = Field(1, ge=1, le=1024)
 
 
+@POLICIES.register("idle-class")
 class IdleClassPolicy(Policy):
     """Copy only after ``grace`` of guest quiet, up to ``depth`` copies at once."""
 
-    name = "idle-class"
     Config = IdleClassConfig
+    cfg: IdleClassConfig
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)

@@ -11,23 +11,22 @@ never pauses starves the job, which then ends with status ``timeout`` at
 
 from __future__ import annotations
 
-from typing import Literal
-
 import simpy
 
+from ..params import POLICIES
 from .base import Policy, PolicyConfig
 
 __all__ = ["IdleOnlyPolicy", "IdleOnlyConfig"]
 
 
 class IdleOnlyConfig(PolicyConfig):
-    name: Literal["idle-only"] = "idle-only"
+    """No parameters."""
 
 
+@POLICIES.register("idle-only")
 class IdleOnlyPolicy(Policy):
     """Yield when the guest is idle; otherwise wait for it to become idle."""
 
-    name = "idle-only"
     Config = IdleOnlyConfig
 
     def before_cluster(self) -> int | simpy.Event:

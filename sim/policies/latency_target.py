@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..config import Rate, Time
+from ..params import POLICIES, Rate, Time
 from .base import Policy, PolicyConfig
 from .limiter import JobMeter, RateLimitFractional
 from .rate_limit import resolve_rate
@@ -35,7 +35,6 @@ MIN_SAMPLES = 5
 
 
 class LatencyTargetConfig(PolicyConfig):
-    name: Literal["latency-target"] = "latency-target"
     target: Time = 2_000_000
     window: Time | None = None
     stat: Literal["auto", "p90", "mean"] = "auto"
@@ -43,11 +42,12 @@ class LatencyTargetConfig(PolicyConfig):
     floor: Rate = Fraction(1, 100)
 
 
+@POLICIES.register("latency-target")
 class LatencyTargetPolicy(Policy):
     """Additive increase, multiplicative decrease of depth, then rate, against a latency target."""
 
-    name = "latency-target"
     Config = LatencyTargetConfig
+    cfg: LatencyTargetConfig
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)

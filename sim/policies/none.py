@@ -9,21 +9,20 @@ full speed unless rate-limited.
 
 from __future__ import annotations
 
-from typing import Literal
-
+from ..params import POLICIES
 from .base import Policy, PolicyConfig
 
 __all__ = ["NonePolicy", "NoneConfig"]
 
 
 class NoneConfig(PolicyConfig):
-    name: Literal["none"] = "none"
+    """No parameters."""
 
 
+@POLICIES.register("none")
 class NonePolicy(Policy):
     """Zero delay: the loop runs the job again in its next iteration."""
 
-    name = "none"
     Config = NoneConfig
     gates_copied = True
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import simpy
 
-from ..block import GuestActivity
+from ..activity import GuestActivity
+from ..clock import Environment
 
 __all__ = ["is_quiet", "quiet_event", "quiet_for", "QuietDetector"]
 
@@ -31,7 +32,7 @@ def is_quiet(guest: GuestActivity, now: int, window: int) -> bool:
     return quiet_for(guest, now) >= window
 
 
-def quiet_event(env: simpy.Environment, guest: GuestActivity, window: int) -> simpy.Event:
+def quiet_event(env: Environment, guest: GuestActivity, window: int) -> simpy.Event:
     """An event that fires once the guest has been quiet for ``window`` ns."""
     done = env.event()
 
@@ -53,7 +54,7 @@ def quiet_event(env: simpy.Environment, guest: GuestActivity, window: int) -> si
 class QuietDetector:
     """:func:`quiet_event` for one guest and window, shared until it fires."""
 
-    def __init__(self, env: simpy.Environment, guest: GuestActivity, window: int):
+    def __init__(self, env: Environment, guest: GuestActivity, window: int):
         self.env, self.guest, self.window = env, guest, window
         self._pending: simpy.Event | None = None
 

@@ -24,8 +24,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from .. import units
-from ..config import Rate, check_speed
+from ..params import POLICIES, Rate, check_speed, units
 from .base import Policy, PolicyConfig
 from .limiter import JobMeter, make_limiter
 
@@ -63,17 +62,17 @@ def _schedule(value):
 
 
 class RateLimitConfig(PolicyConfig):
-    name: Literal["rate-limit"] = "rate-limit"
     speed: Rate = Fraction(1, 10)
     limiter: Literal["fractional", "2013"] = "fractional"
     schedule: Annotated[tuple[tuple[int, int | Fraction], ...], BeforeValidator(_schedule)] = Field(default=())
 
 
+@POLICIES.register("rate-limit")
 class RateLimitPolicy(Policy):
     """Sleep what QEMU's limiter says for the bytes copied since the last cluster."""
 
-    name = "rate-limit"
     Config = RateLimitConfig
+    cfg: RateLimitConfig
     gates_copied = True
 
     def __init__(self, cfg, ctx):

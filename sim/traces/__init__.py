@@ -1,6 +1,6 @@
 """Block I/O trace files: one streaming parser per format, and their checks.
 
-``FORMATS`` maps a ``workload.format`` name to its parser, a generator
+:data:`sim.params.FORMATS` maps a ``workload.format`` name to its parser, a generator
 ``parse(path)`` that reads the file one line at a time and yields
 :class:`TraceRecord` ``(t_ns, device, op, offset, nbytes, line)`` in file order,
 so a trace larger than memory replays in constant memory.  Each format's
@@ -12,24 +12,30 @@ trace is rejected before any run starts.  :func:`place` maps a record onto a
 disk of a given size (``beyond_disk`` = ``wrap`` or ``reject``).
 
 To add a format: write ``sim/traces/<name>.py`` with a ``parse(path)``
-generator (raising :class:`TraceError` with the 1-based line number) and a
-one-line ``SUMMARY``, add it to ``FORMATS`` and ``SUMMARIES`` below, and add a
-fixture and its tests to ``tests/test_traces.py``.
+generator (raising :class:`TraceError` with the 1-based line number),
+registered with ``@FORMATS.register("<name>")``, and a one-line ``SUMMARY``;
+import it below; add a fixture and its tests to ``tests/test_traces.py``.  A
+format outside the package is named by ``module:function``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 
+from ..params import FORMATS
 from ..request import READ
-from . import blkparse, fio_iolog, mqsim, msr
 from .record import TraceError, TraceRecord
+
+for _module in ("mqsim", "msr", "blkparse", "fio_iolog"):  # registered in this order, as `backupsim list` shows them
+    importlib.import_module(f".{_module}", __name__)
 
 __all__ = [
     "FORMATS",
-    "SUMMARIES",
+    "summary",
     "TraceRecord",
     "TraceError",
     "TraceStats",
@@ -41,18 +47,12 @@ __all__ = [
 
 Parser = Callable[[str | os.PathLike], Iterator[TraceRecord]]
 
-FORMATS: dict[str, Parser] = {
-    "mqsim": mqsim.parse,
-    "msr": msr.parse,
-    "blkparse": blkparse.parse,
-    "fio-iolog": fio_iolog.parse,
-}
-SUMMARIES: dict[str, str] = {
-    "mqsim": mqsim.SUMMARY,
-    "msr": msr.SUMMARY,
-    "blkparse": blkparse.SUMMARY,
-    "fio-iolog": fio_iolog.SUMMARY,
-}
+
+def summary(name: str) -> str:
+    """The one-line description of trace format ``name`` (its module's ``SUMMARY``)."""
+    fn = FORMATS.get(name)
+    return getattr(sys.modules.get(fn.__module__), "SUMMARY", "") or (fn.__doc__ or "").strip().splitlines()[0]
+
 
 ALIGN = 512  # a wrapped offset is aligned down to this many bytes
 MAX_DEVICES = 10_000  # distinct device names counted by validate_trace (bounded memory)
@@ -60,10 +60,7 @@ MAX_DEVICES = 10_000  # distinct device names counted by validate_trace (bounded
 
 def open_trace(path: str | os.PathLike, format: str) -> Iterator[TraceRecord]:
     """The records of ``path`` read as ``format``, streamed (nothing is read until iterated)."""
-    parser = FORMATS.get(format)
-    if parser is None:
-        raise ValueError(f"expected a trace format, one of {', '.join(FORMATS)}; got {format!r}")
-    return parser(path)
+    return FORMATS.get(format, "workload.format")(path)
 
 
 def place(rec: TraceRecord, disk_size: int, beyond_disk: str, path: str | os.PathLike) -> int:
@@ -120,7 +117,7 @@ class TraceStats:
     @property
     def span_ns(self) -> int:
         """Time from the first to the last selected record (0 for none or one)."""
-        if self.first_ns is None:
+        if self.first_ns is None or self.last_ns is None:
             return 0
         return self.last_ns - self.first_ns
 
@@ -171,5 +168,5 @@ def validate_trace(
             st.out_of_order += 1
         prev = t
         st.first_ns = min(st.first_ns, t)
-        st.last_ns = max(st.last_ns, t)
+        st.last_ns = max(st.last_ns if st.last_ns is not None else t, t)
     return st

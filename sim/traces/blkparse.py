@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Iterator
 
+from ..params import FORMATS
 from ..request import READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
@@ -49,6 +50,7 @@ def _time_ns(text: str) -> int:
     return uint(sec) * 1_000_000_000 + uint(frac.ljust(9, "0"))
 
 
+@FORMATS.register("blkparse")
 def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
     """The queued (Q) requests of a blkparse text trace, one at a time."""
     trailer = False

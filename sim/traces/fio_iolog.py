@@ -41,6 +41,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from ..params import FORMATS
 from ..request import READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
@@ -52,6 +53,7 @@ _FILE_ACTIONS = ("add", "open", "close")
 _IO_ACTIONS = {"read": READ, "write": WRITE, "sync": None, "datasync": None, "trim": None, "wait": None}
 
 
+@FORMATS.register("fio-iolog")
 def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
     """The read and write requests of a fio iolog (v2 or v3), one at a time."""
     with open(path, encoding="utf-8", errors="replace") as f:

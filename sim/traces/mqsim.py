@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from ..params import FORMATS
 from ..request import READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
@@ -35,6 +36,7 @@ _EXPECTED = "5 fields 'arrival_ns device_id lba_sectors size_sectors type(0|1)'"
 _OPS = {"0": WRITE, "1": READ}
 
 
+@FORMATS.register("mqsim")
 def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
     """The requests of an MQSim ASCII trace, one at a time."""
     with open(path, encoding="utf-8", errors="replace") as f:

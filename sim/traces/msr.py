@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from ..params import FORMATS
 from ..request import READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
@@ -36,6 +37,7 @@ _EXPECTED = "7 comma-separated fields 'Timestamp,Hostname,DiskNumber,Type,Offset
 _OPS = {"read": READ, "write": WRITE}
 
 
+@FORMATS.register("msr")
 def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
     """The requests of an MSR Cambridge CSV trace, one at a time."""
     with open(path, encoding="utf-8", errors="replace") as f:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from ..config import ConfigError
+from ..params import ConfigError
 
 __all__ = ["TraceRecord", "TraceError", "uint", "GOT_MAX"]
 

@@ -5,7 +5,7 @@ records each completion (submit and completion time, operation, size, time
 spent in copy-before-write, error) in flat lists that the metrics turn into
 tables.  Which requests it issues comes only from its ``workload`` stream and
 the order it issues them, never from timing, so a run with a backup and its
-baseline issue the same requests (MODEL.md section 2).
+baseline issue the same requests (``docs/model.md`` section 2).
 
 The common request stream (:class:`RequestStream`) is fio-like: random or
 sequential blocks of ``bs`` bytes over a region of the disk (``offset``,
@@ -30,13 +30,12 @@ import math
 from array import array
 from bisect import bisect_right
 from itertools import accumulate
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import simpy
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .. import units
-from ..config import ConfigError
+from ..clock import Environment
+from ..params import WORKLOADS, ConfigError, from_validation_error, units
 from ..request import GUEST, READ, WRITE, Request
 from ..rng import Draws
 
@@ -74,7 +73,7 @@ class WorkloadConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    kind: str
+    kind: str = ""
     rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw"] = "randrw"
     rwmixread: int = Field(70, ge=0, le=100)
     bs: Annotated[int, BeforeValidator(units.parse_size), Field(ge=512)] = 4096
@@ -205,7 +204,7 @@ class Guest:
     kind: ClassVar[str] = ""
     Config: ClassVar[type[WorkloadConfig]] = WorkloadConfig
 
-    def __init__(self, env: simpy.Environment, cfg: WorkloadConfig, blk: BlockLayer, disk_size: int, draws: Draws):
+    def __init__(self, env: Environment, cfg: WorkloadConfig, blk: BlockLayer, disk_size: int, draws: Draws):
         self.env = env
         self.cfg = cfg
         self.blk = blk
@@ -258,3 +257,22 @@ class Guest:
 
     def _completed(self, req: Request) -> None:
         """Hook for closed-loop guests: a request completed."""
+
+
+DEFAULT = "fio"
+
+
+def workload_config(data: Any) -> WorkloadConfig:
+    """Validate a ``workload`` table against the config class of its ``kind`` (:data:`sim.params.WORKLOADS`)."""
+    if isinstance(data, WorkloadConfig):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("workload", data, "a table with a 'kind' key")
+    kind = data.get("kind", DEFAULT)
+    cls = WORKLOADS.get(kind)
+    try:
+        return cls.Config.model_validate({**data, "kind": kind})
+    except ValidationError as e:
+        raise from_validation_error(e, data, None, "workload.") from None

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from .. import units
+from ..params import WORKLOADS, units
 from ..rng import Draws
 from .base import Guest, WorkloadConfig
 
@@ -30,7 +30,6 @@ PositiveTime = Annotated[int, BeforeValidator(units.parse_time), Field(gt=0)]
 
 
 class BurstyConfig(WorkloadConfig):
-    kind: Literal["bursty"] = "bursty"
     iops: float = Field(1000.0, gt=0)
     on_mean: PositiveTime = 100 * 10**6
     off_mean: PositiveTime = 400 * 10**6
@@ -52,11 +51,12 @@ def draw_period(draws: Draws, mean_ns: int, dist: str, shape: float = 1.5) -> in
     return max(1, int(x))
 
 
+@WORKLOADS.register("bursty")
 class BurstyGuest(Guest):
     """Poisson arrivals at ``iops`` in ON periods, none in OFF periods."""
 
-    kind = "bursty"
     Config = BurstyConfig
+    cfg: BurstyConfig
 
     def __init__(self, env, cfg, blk, disk_size, draws):
         super().__init__(env, cfg, blk, disk_size, draws)

@@ -12,28 +12,28 @@ load cycle into a simulated run.  Draws come from the guest's own stream only.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from .. import units
+from ..params import WORKLOADS, units
 from .base import Guest, WorkloadConfig
 
 __all__ = ["DiurnalGuest", "DiurnalConfig"]
 
 
 class DiurnalConfig(WorkloadConfig):
-    kind: Literal["diurnal"] = "diurnal"
     iops: float = Field(1000.0, gt=0)
     amplitude: float = Field(0.5, ge=0.0, le=1.0)
     period: Annotated[int, BeforeValidator(units.parse_time), Field(gt=0)] = 24 * 3600 * 10**9
 
 
+@WORKLOADS.register("diurnal")
 class DiurnalGuest(Guest):
     """Poisson arrivals with a sinusoidal rate, by thinning a peak-rate stream."""
 
-    kind = "diurnal"
     Config = DiurnalConfig
+    cfg: DiurnalConfig
 
     def rate(self, t_ns: int) -> float:
         """The arrival rate (per second) ``t_ns`` after the guest started."""

@@ -8,11 +8,9 @@ continue where the previous request ended and wrap at the end of the disk.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
-from ..config import Time
+from ..params import WORKLOADS, Time
 from ..request import Request
 from .base import Guest, WorkloadConfig
 
@@ -20,16 +18,16 @@ __all__ = ["FioGuest", "FioConfig"]
 
 
 class FioConfig(WorkloadConfig):
-    kind: Literal["fio"] = "fio"
     iodepth: int = Field(8, ge=1, le=65536)
     think_time: Time = 0
 
 
+@WORKLOADS.register("fio")
 class FioGuest(Guest):
     """``iodepth`` requests in flight, each replaced after ``think_time``."""
 
-    kind = "fio"
     Config = FioConfig
+    cfg: FioConfig
 
     def start(self) -> None:
         super().start()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from ..params import WORKLOADS
 from .base import Guest, WorkloadConfig
 
 __all__ = ["NoGuest", "NoGuestConfig"]
 
 
 class NoGuestConfig(WorkloadConfig):
-    kind: Literal["none"] = "none"
+    """No parameters of its own."""
 
 
+@WORKLOADS.register("none")
 class NoGuest(Guest):
     """Issues nothing."""
 
-    kind = "none"
     Config = NoGuestConfig

@@ -23,14 +23,14 @@ all streams are recorded by the multi guest itself, in one set of records;
 from __future__ import annotations
 
 from array import array
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, model_validator
 
-from ..config import ConfigError
+from ..params import WORKLOADS, ConfigError
 from ..request import Request
 from ..rng import Draws
-from .base import Guest, WorkloadConfig, reject_stream_keys
+from .base import Guest, WorkloadConfig, reject_stream_keys, workload_config
 
 __all__ = ["MultiGuest", "MultiConfig"]
 
@@ -38,7 +38,6 @@ MAX_STREAMS = 64
 
 
 def _streams(value):
-    from . import workload_config
 
     if isinstance(value, dict) or not isinstance(value, (list, tuple)):
         raise ConfigError("streams", value, "a list of workload tables, each with a 'kind'")
@@ -59,7 +58,6 @@ def _streams(value):
 
 
 class MultiConfig(WorkloadConfig):
-    kind: Literal["multi"] = "multi"
     streams: Annotated[tuple[Any, ...], BeforeValidator(_streams)] = ()
 
     @model_validator(mode="after")
@@ -96,16 +94,17 @@ class _Tap:
         m = self.multi
         m.stream_id.append(self.k)
         m._record(req)
-        self.guest._completed(req)  # the stream's own reaction (closed loop: the next request)
+        if self.guest is not None:
+            self.guest._completed(req)  # the stream's own reaction (closed loop: the next request)
 
     def __getattr__(self, name: str):
         return getattr(self.multi.blk, name)
 
 
+@WORKLOADS.register("multi")
 class MultiGuest(Guest):
     """Runs each of ``streams`` as its own guest; keeps their records in one place."""
 
-    kind = "multi"
     Config = MultiConfig
 
     def __init__(self, env, cfg: MultiConfig, blk, disk_size: int, draws: Draws):

@@ -6,25 +6,24 @@ stream), which is what the queueing checks (M/M/1, M/D/1, Little's law) need.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
+from ..params import WORKLOADS
 from .base import Guest, WorkloadConfig
 
 __all__ = ["PoissonGuest", "PoissonConfig"]
 
 
 class PoissonConfig(WorkloadConfig):
-    kind: Literal["poisson"] = "poisson"
     iops: float = Field(1000.0, gt=0)
 
 
+@WORKLOADS.register("poisson")
 class PoissonGuest(Guest):
     """Arrivals at rate ``iops``, each a request from the fio-like stream."""
 
-    kind = "poisson"
     Config = PoissonConfig
+    cfg: PoissonConfig
 
     def start(self) -> None:
         super().start()

@@ -7,11 +7,11 @@ times and sizes in the usual units (``["1ms", "w", "64KiB", "4KiB"]``).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from .. import units
+from ..params import WORKLOADS, units
 from ..request import GUEST, READ, WRITE, Request
 from .base import Guest, WorkloadConfig
 
@@ -36,15 +36,15 @@ def _entries(value):
 
 
 class ScriptConfig(WorkloadConfig):
-    kind: Literal["script"] = "script"
     requests: Annotated[tuple[tuple[int, str, int, int], ...], BeforeValidator(_entries)] = ()
 
 
+@WORKLOADS.register("script")
 class ScriptGuest(Guest):
     """Issues each scripted request at its time, whatever happens to the others."""
 
-    kind = "script"
     Config = ScriptConfig
+    cfg: ScriptConfig
 
     def start(self) -> None:
         super().start()

@@ -40,16 +40,15 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, model_validator
 
-from .. import units
-from ..config import ConfigError, Time
+from ..params import FORMATS, WORKLOADS, ConfigError, Time, units
 from ..request import GUEST, Request
-from ..traces import FORMATS, TraceError, TraceRecord, TraceStats, open_trace, place, validate_trace
+from ..traces import TraceError, TraceRecord, TraceStats, open_trace, place, validate_trace
 from .base import Guest, WorkloadConfig, reject_stream_keys
 
 __all__ = ["TraceGuest", "TraceConfig"]
@@ -61,10 +60,18 @@ def _device(value):
     return value
 
 
+def _format(name: str) -> str:
+    """A registered trace format (:data:`sim.params.FORMATS`), a plug-in's, or ``module:function``."""
+    try:
+        FORMATS.get(name)
+    except ConfigError as e:
+        raise ValueError(f"expected {e.expected}, got {name!r}") from None
+    return name
+
+
 class TraceConfig(WorkloadConfig):
-    kind: Literal["trace"] = "trace"
     path: str = ""
-    format: Literal[tuple(FORMATS)] = "mqsim"  # type: ignore[valid-type]  # the registered formats
+    format: Annotated[str, AfterValidator(_format)] = "mqsim"
     device: Annotated[str, BeforeValidator(_device)] = "all"
     time_scale: float = Field(1.0, gt=0, le=1e6)
     start: Time = 0
@@ -147,24 +154,25 @@ def _cached_stats(
     return validate_trace(path, format, device, start, disk_size, beyond_disk)
 
 
+@WORKLOADS.register("trace")
 class TraceGuest(Guest):
     """Replays a trace file's requests, open-loop at its times or closed-loop in its order."""
 
-    kind = "trace"
     Config = TraceConfig
+    cfg: TraceConfig
 
     def __init__(self, env, cfg: TraceConfig, blk, disk_size: int, draws):
         super().__init__(env, cfg, blk, disk_size, draws)
         self.disk_size = disk_size
         self.finished = False  # the trace (without loop) has no more requests
         self.passes = 0  # passes over the file started
-        self._records: Iterator[tuple[int, TraceRecord]] | None = None
+        self._records: Generator[tuple[int, TraceRecord], None, None] | None = None
         self._t_start = 0
         self._last_at = 0
 
     # -- reading ------------------------------------------------------------------
 
-    def _selected(self) -> Iterator[tuple[int, TraceRecord]]:
+    def _selected(self) -> Generator[tuple[int, TraceRecord], None, None]:
         """(replay time in ns from the guest's start, record), pass after pass if ``loop``."""
         cfg = self.cfg
         device, start, scale = cfg.device, cfg.start, cfg.time_scale
@@ -186,7 +194,7 @@ class TraceGuest(Guest):
                 n += 1
                 last = max(last, at)
                 yield shift + at, rec
-            if not cfg.loop or n == 0:
+            if not cfg.loop or n == 0 or first is None:
                 return
             period = last + (round((last - first) / (n - 1)) if n > 1 else 0)
             if cfg.replay == "open" and period <= 0:
@@ -194,7 +202,7 @@ class TraceGuest(Guest):
             shift += period
 
     def _pull(self) -> tuple[int, TraceRecord] | None:
-        item = next(self._records, None)
+        item = next(self._records, None) if self._records is not None else None
         if item is None:
             self.finished = True
             self._exhaust()

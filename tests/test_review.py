@@ -1,4 +1,4 @@
-"""sim.reporting and sim.plots: report.md, its tables, figures and citation line."""
+"""sim.review and sim.plots: report.md, its tables, figures and citation line."""
 
 import json
 import re
@@ -8,7 +8,7 @@ from conftest import tiny_batch
 
 import sim
 from sim import analysis, plots
-from sim.reporting import write_report
+from sim.review import write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -18,7 +18,7 @@ One rule for every unit, and units are **case-sensitive**:
 A plain number is the base unit (bytes, nanoseconds, bytes per second).
 Values are non-negative and below 2**63 base units (int64 nanoseconds is
 about 292 years).  Every parser returns an integer (bytes, nanoseconds,
-bytes per second) so that simulated time stays integral (MODEL.md section 2).
+bytes per second) so that simulated time stays integral (``docs/model.md`` section 2).
 
 The parsers raise :class:`ValueError` with a message ``expected ..., got ...``;
 the configuration layer turns that into a message naming the key.
@@ -105,6 +105,7 @@ def parse_size(value: object) -> int:
     n = _number(value, what)
     if n is not None:
         return n
+    assert isinstance(value, str)  # _number returned None: a string is left
     num, unit = _split(value, what)
     factor = _SIZE.get(unit)
     if factor is None:
@@ -118,6 +119,7 @@ def parse_time(value: object) -> int:
     n = _number(value, what)
     if n is not None:
         return n
+    assert isinstance(value, str)  # _number returned None: a string is left
     num, unit = _split(value, what)
     factor = _TIME.get(unit)
     if factor is None:
@@ -151,6 +153,7 @@ def parse_rate(value: object) -> int | Fraction:
     n = _number(value, what)
     if n is not None:
         return n
+    assert isinstance(value, str)  # _number returned None: a string is left
     text = value.strip()
     if text.endswith("%"):
         return parse_percent(text)

@@ -1,5 +1,7 @@
 """The design-review page of a results folder: ``report.md`` and ``figures/*.png``.
 
+(The short summary ``backupsim run`` prints on the console is :mod:`sim.console`.)
+
 :func:`write_report` reads a results folder (:func:`sim.analysis.load`) and
 writes, next to its tables:
 
@@ -19,6 +21,7 @@ are the batch's own start and end from ``manifest.json``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -29,14 +32,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import analysis, plots
-from .runner import atomic_write
+from .files import atomic_write
+from .params.units import format_size, format_time, parse_time
 from .scenario import merged_sweep
 from .store import ResultStore, generation
-from .units import format_size, format_time, parse_time
 
 __all__ = ["write_report", "render_report", "QUESTION"]
 
-#: The question (MODEL.md section 1), as the report states it.
+#: The question (``docs/model.md`` section 1), as the report states it.
 QUESTION = (
     "A live backup of a running VM's disk (QEMU's backup block job, as proposed in the 2013 patch) "
     "copies every cluster of the disk to a backup target while the guest keeps reading and writing; "
@@ -152,7 +155,7 @@ def _write_figures(res: analysis.Results, figdir: Path) -> list[tuple[str, str]]
                     f"One run over time ({res.label(p)}, replication 0, run {run_id}): guest p50/p99 latency and "
                     f"IOPS {per}, and backup progress; the dotted and dash-dotted lines mark the backup's start "
                     f"and end. Scenario hash {h}.",
-                    lambda p=p: plots.timeline(res, point=p),
+                    functools.partial(plots.timeline, res, point=p),
                 )
             )
     written = []
@@ -537,9 +540,9 @@ def _workload_text(st: _Setup) -> str:
             txt += f", think time {st.show('workload.think_time', _fmt_time)}"
         return txt
     from .config import describe_value
-    from .workloads import REGISTRY
+    from .params import WORKLOADS
 
-    fields = REGISTRY[kind].Config.model_fields if kind in REGISTRY else {}
+    fields = WORKLOADS.get(kind).Config.model_fields if kind in WORKLOADS else {}
 
     def fmt(k):
         f = fields.get(k)

@@ -1,11 +1,14 @@
-"""Human-readable text of results: the summary ``backupsim run`` prints."""
+"""The console summary: the text ``backupsim run`` and ``backupsim batch`` print.
+
+(The design-review page, ``report.md`` and its figures, is :mod:`sim.review`.)
+"""
 
 from __future__ import annotations
 
 from .config import Config
-from .units import format_size
+from .params.units import format_size
 
-__all__ = ["format_summary"]
+__all__ = ["format_summary", "format_batch"]
 
 
 def _f(x: float, nd: int = 1) -> str:
