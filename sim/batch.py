@@ -192,20 +192,43 @@ def _file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _plugin_files(config: Config) -> list[str]:
+    """The source files of the plug-ins a configuration uses (components defined outside ``sim``)."""
+    from .params import FORMATS, MODES
+
+    objs: list[Any] = [type(config.policy), type(config.workload), type(config.disk), type(config.target)]
+    if config.backup.mode != "none":
+        objs.append(MODES.get(config.backup.mode))
+    fmt = getattr(config.workload, "format", None)
+    if isinstance(fmt, str):
+        objs.append(FORMATS.get(fmt))
+    files = []
+    for obj in objs:
+        module = sys.modules.get(getattr(obj, "__module__", "") or "")
+        if module is None or module.__name__ == "sim" or module.__name__.startswith("sim."):
+            continue
+        path = getattr(module, "__file__", None)
+        if path:
+            files.append("plugin:" + os.path.abspath(path))
+    return files
+
+
 def input_digests(configs) -> dict[str, str]:
-    """``{path: SHA-256}`` of every input file the configurations name (each file read once)."""
+    """``{path: SHA-256}`` of every input file the configurations name (each file read once), and of the
+    source file of every plug-in they use (``plugin:<file>``), so that editing either recomputes."""
     out: dict[str, str] = {}
     for cfg in configs:
-        for p in _paths(cfg.to_dict()):
+        for p in [*_paths(cfg.to_dict()), *_plugin_files(cfg)]:
             if p not in out:
-                out[p] = _file_sha256(p)
+                out[p] = _file_sha256(p.removeprefix("plugin:"))
     return out
 
 
 def run_identity(config: Config, version: str, digests: dict[str, str]) -> str:
-    """The identity of a stored run: configuration, input file contents, model version."""
+    """The identity of a stored run: configuration, input files and plug-in sources, model version."""
     cfg = config.to_dict()
-    doc = {"config": cfg, "model_version": version, "inputs": {p: digests[p] for p in sorted(set(_paths(cfg)))}}
+    names = sorted(set(_paths(cfg)) | set(_plugin_files(config)))
+    doc = {"config": cfg, "model_version": version, "inputs": {p: digests[p] for p in names}}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:24]
 
 

@@ -1,12 +1,11 @@
 """Parameters and registries: derived values, cheap replace, messages, plug-ins found by name."""
 
+import json
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tiny_batch
 
 import sim
 from sim.cli import main
@@ -103,19 +102,20 @@ def test_a_plugin_policy_is_validated_and_run_like_a_builtin(plugin_path):
     assert half["backup_duration_s"] > 2 * full["backup_duration_s"]
 
 
-def test_a_plugin_runs_in_a_parallel_batch(tmp_path, plugin_path):
-    text = tiny_batch("plugin", 5).replace(
-        '{ name = "fixed-sleep", sleep = "1us" }]', '{ name = "steady:Steady", share = "20%", start_after = "5ms" }]'
-    )
-    scn_file = tmp_path / "plugin.toml"
-    scn_file.write_text(text)
+def test_the_docs_worked_example_runs_in_a_parallel_batch(tmp_path, monkeypatch):
+    # docs/extending.md's worked example: examples/slow_start.py, run by examples/slow_start.toml
+    examples = Path(__file__).parent.parent / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(examples), os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "out"
-    assert main(["run", str(scn_file), "--out", str(out), "--jobs", "2", "--quiet"]) == 0
+    assert main(["run", str(examples / "slow_start.toml"), "--out", str(out), "--jobs", "2", "--quiet"]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
-    assert set(runs["policy.name"]) == {"none", "steady:Steady"}
+    assert set(runs["policy.name"]) == {"none", "rate-limit", "slow_start:SlowStartPolicy"}
     assert (runs["status"] == "completed").all() and runs["good_backup"].all()
-    assert "policy.start_after" in runs.columns and "policy.share" in runs.columns
-    assert sys.modules.get("steady") is not None
+    assert "policy.period" in runs.columns
+    slow = runs[runs["policy.name"] == "slow_start:SlowStartPolicy"]["backup_duration_s"].mean()
+    none = runs[runs["policy.name"] == "none"]["backup_duration_s"].mean()
+    assert slow > none  # it starts at 1% of the source's read rate
 
 
 def test_an_installed_plugin_is_found_by_its_entry_point(plugin_path, monkeypatch):
@@ -128,3 +128,49 @@ def test_an_installed_plugin_is_found_by_its_entry_point(plugin_path, monkeypatc
     cfg = build_config({"policy": {"name": "steady-share", "share": "5%"}})
     assert cfg.policy.name == "steady-share" and type(cfg.policy).__name__ == "SteadyConfig"
     assert "steady-share" not in list(POLICIES)  # found, not a built-in
+
+
+def test_a_plugin_workload_is_found_by_reference(plugin_path):
+    cfg = {
+        "backup": {"disk_size": "4MiB", "start": "1ms"},
+        "target": {"profile": "nvme"},
+        "workload": {"kind": "periodic:PeriodicGuest", "interval": "200us", "rw": "randwrite", "duration": "20ms"},
+        "run": {"baseline": False},
+    }
+    s = sim.run_one(cfg).summary
+    # 20 ms of one write every 200 us: requests at 0, 200, ..., 19800 us
+    assert s["guest_ops"] == 100 and s["guest_write_ops"] == 100 and s["good_backup"]
+
+
+def test_editing_a_plugin_recomputes_its_runs(tmp_path, monkeypatch):
+    import shutil
+
+    from sim.scenario import scenario_from_dict
+
+    src = tmp_path / "plug"
+    src.mkdir()
+    shutil.copy(PLUGINS / "steady.py", src / "steady_edit.py")
+    monkeypatch.syspath_prepend(str(src))
+    text = """
+name = "edit"
+[base.backup]
+disk_size = "2MiB"
+start = "1ms"
+[base.workload]
+kind = "none"
+[base.run]
+baseline = false
+[sweep]
+policy = [{ name = "steady_edit:Steady" }]
+"""
+    import tomllib
+
+    scn = scenario_from_dict(tomllib.loads(text), str(tmp_path / "edit.toml"))
+    out = tmp_path / "out"
+    sim.run_batch(scn, out, jobs=1, progress=False)
+    assert json.loads((out / "manifest.json").read_text())["runs_computed"] == 1
+    sim.run_batch(scn, out, jobs=1, progress=False)
+    assert json.loads((out / "manifest.json").read_text())["runs_reused"] == 1
+    (src / "steady_edit.py").write_text((src / "steady_edit.py").read_text() + "\\n# edited\\n")
+    sim.run_batch(scn, out, jobs=1, progress=False)
+    assert json.loads((out / "manifest.json").read_text())["runs_computed"] == 1

@@ -32,10 +32,10 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from ..clock import Environment
-from ..params import WORKLOADS, ConfigError, from_validation_error, units
+from ..params import WORKLOADS, ConfigError, Section, from_validation_error, units
 from ..request import GUEST, READ, WRITE, Request
 from ..rng import Draws
 
@@ -63,7 +63,7 @@ def _size_or_none(value):
     return None if value is None else units.parse_size(value)
 
 
-class WorkloadConfig(BaseModel):
+class WorkloadConfig(Section):
     """Fields every synthetic guest has: its mix, block size, region, offsets and how long it runs.
 
     ``offset`` / ``size`` bound the region the stream covers (``size`` unset:
@@ -72,7 +72,6 @@ class WorkloadConfig(BaseModel):
     (random streams only; see the module docstring).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: str = ""
     rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw"] = "randrw"
     rwmixread: int = Field(70, ge=0, le=100)
