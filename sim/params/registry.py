@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
-from .errors import ConfigError
+from pydantic import ValidationError
+
+from .errors import ConfigError, from_validation_error
 
 __all__ = ["Registry"]
 
@@ -137,6 +139,28 @@ class Registry(Generic[T]):
                 raise ConfigError(key, name, wrong)
         self._items[name] = obj
         return obj
+
+    def section(self, data: Any, default: str, base: type) -> Any:
+        """Validate a configuration table against the ``Config`` of the component it names.
+
+        ``data`` is the table of section ``policy`` / ``workload`` (the first
+        part of :attr:`key`); its naming field (the second part) defaults to
+        ``default``.  An instance of ``base`` is taken as already validated.
+        Errors name the key inside the section (``policy.speed``).
+        """
+        section, field = self.key.split(".", 1)
+        if isinstance(data, base):
+            return data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(section, data, f"a table with a '{field}' key")
+        name = data.get(field, default)
+        cls: Any = self.get(name)
+        try:
+            return cls.Config.model_validate({**data, field: name})
+        except ValidationError as e:
+            raise from_validation_error(e, data, None, section + ".") from None
 
     def _entry_point(self, name: str, key: str) -> T | None:
         for ep in metadata.entry_points(group=self.group):

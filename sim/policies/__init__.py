@@ -13,9 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..params import POLICIES, ConfigError, from_validation_error
+from ..params import POLICIES
 from .base import Policy, PolicyConfig, PolicyContext
 
 for _module in (
@@ -37,18 +35,7 @@ DEFAULT = "none"
 
 def policy_config(data: Any) -> PolicyConfig:
     """Validate a ``policy`` table against the config class of the policy it names."""
-    if isinstance(data, PolicyConfig):
-        return data
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("policy", data, "a table with a 'name' key")
-    name = data.get("name", DEFAULT)
-    cls = POLICIES.get(name)
-    try:
-        return cls.Config.model_validate({**data, "name": name})
-    except ValidationError as e:
-        raise from_validation_error(e, data, None, "policy.") from None
+    return POLICIES.section(data, DEFAULT, PolicyConfig)
 
 
 def make_policy(cfg: PolicyConfig, ctx: PolicyContext) -> Policy:

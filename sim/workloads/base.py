@@ -32,10 +32,10 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from ..clock import Environment
-from ..params import WORKLOADS, ConfigError, Section, from_validation_error, units
+from ..params import WORKLOADS, ConfigError, Section, units
 from ..request import GUEST, READ, WRITE, Request
 from ..rng import Draws
 
@@ -263,15 +263,4 @@ DEFAULT = "fio"
 
 def workload_config(data: Any) -> WorkloadConfig:
     """Validate a ``workload`` table against the config class of its ``kind`` (:data:`sim.params.WORKLOADS`)."""
-    if isinstance(data, WorkloadConfig):
-        return data
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("workload", data, "a table with a 'kind' key")
-    kind = data.get("kind", DEFAULT)
-    cls = WORKLOADS.get(kind)
-    try:
-        return cls.Config.model_validate({**data, "kind": kind})
-    except ValidationError as e:
-        raise from_validation_error(e, data, None, "workload.") from None
+    return WORKLOADS.section(data, DEFAULT, WorkloadConfig)
