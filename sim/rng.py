@@ -99,7 +99,8 @@ class RequestDraws:
     serve them all.
     """
 
-    BLOCK = 4096
+    SHIFT = 12
+    BLOCK = 1 << SHIFT  # draws per block
     CACHED = 4  # blocks kept per kind
 
     __slots__ = ("streams", "name", "sub", "_cache", "_gamma")
@@ -125,11 +126,11 @@ class RequestDraws:
 
     def uniform(self, kind: str, i: int) -> float:
         """Uniform on [0, 1): draw ``i`` of the uniform sub-stream ``kind``."""
-        return self._block(kind, i >> 12, _uniform_block)[i & 4095]
+        return self._block(kind, i >> self.SHIFT, _uniform_block)[i & (self.BLOCK - 1)]
 
     def exponential(self, i: int) -> float:
         """Exponential with mean 1: draw ``i``."""
-        return self._block("exp", i >> 12, _exp_block)[i & 4095]
+        return self._block("exp", i >> self.SHIFT, _exp_block)[i & (self.BLOCK - 1)]
 
     def gamma_unit(self, shape: float, i: int) -> float:
         """Gamma with mean 1 and shape ``shape``: draw ``i``."""
@@ -139,7 +140,7 @@ class RequestDraws:
                 f"gamma:{shape!r}",
                 lambda gen: gen.gamma(shape, 1.0 / shape, RequestDraws.BLOCK),
             )
-        return self._block(kind[0], i >> 12, kind[1])[i & 4095]
+        return self._block(kind[0], i >> self.SHIFT, kind[1])[i & (self.BLOCK - 1)]
 
 
 def _uniform_block(gen: np.random.Generator) -> np.ndarray:

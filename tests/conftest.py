@@ -80,3 +80,25 @@ max_time = "20s"
 [sweep]
 policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
 {sweep}"""
+
+
+FIO_BATCH = """
+name = "{name}"
+root_seed = 9
+replications = 2
+[base.backup]
+disk_size = "{size}"
+start = "10ms"
+[base.workload]
+kind = "fio"
+iodepth = 8
+[sweep]
+policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
+"""
+
+
+def fio_batch_file(tmp_path, name: str, size: str):
+    """A two-policy, two-replication fio batch scenario written to ``tmp_path``; returns its path."""
+    f = tmp_path / f"{name}-{size}.toml"
+    f.write_text(FIO_BATCH.format(name=name, size=size))
+    return f

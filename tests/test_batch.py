@@ -10,32 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import fio_batch_file
 
 import sim
 from sim.batch import run_batch
 from sim.cli import main
 from sim.scenario import load_scenario
 
-SCN = """
-name = "batch"
-root_seed = 9
-replications = 2
-[base.backup]
-disk_size = "{size}"
-start = "10ms"
-[base.workload]
-kind = "fio"
-iodepth = 8
-[sweep]
-policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
-"""
 FILES = ("runs.parquet", "runs.csv", "timeline.parquet", "latency_hist.parquet")
 
 
 def _scenario(tmp_path, size="8MiB"):
-    f = tmp_path / f"batch-{size}.toml"
-    f.write_text(SCN.format(size=size))
-    return f
+    return fio_batch_file(tmp_path, "batch", size)
 
 
 def _same_files(a: Path, b: Path):

@@ -13,30 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fio_batch_file
 
 import sim
 from sim import batch
 from sim.cli import main
 
-SCN = """
-name = "signals"
-root_seed = 9
-replications = 2
-[base.backup]
-disk_size = "{size}"
-start = "10ms"
-[base.workload]
-kind = "fio"
-iodepth = 8
-[sweep]
-policy = [{{ name = "none" }}, {{ name = "fixed-sleep", sleep = "1us" }}]
-"""
 
-
-def _scenario(tmp_path: Path, size: str = "64MiB") -> Path:
-    f = tmp_path / "signals.toml"
-    f.write_text(SCN.format(size=size))
-    return f
+def _scenario(tmp_path, size="64MiB"):
+    return fio_batch_file(tmp_path, "signals", size)
 
 
 def _children(pid: int) -> list[int]:

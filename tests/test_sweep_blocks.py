@@ -36,7 +36,7 @@ def test_points_follow_block_order_without_repeating_a_configuration():
         {"policy": {"name": "fixed-sleep", "sleep": "1us"}, "loop.era": "modern"},
     ]
     assert [p.get("loop.iteration_cost") for p in pts[4:]] == ["0ns", "1us", "0ns", "1us"]
-    configs = [json for json in (_scn()._point_config(p).to_dict() for p in pts)]
+    configs = [_scn()._point_config(p).to_dict() for p in pts]
     assert all(a != b for i, a in enumerate(configs) for b in configs[:i])
 
 
