@@ -92,6 +92,8 @@ DEFAULT_METRICS = (
     "cow_extra_p99_us",
     "loop_wait_max_us",
     "loop_wait_p99_us",
+    "peak_in_flight_bytes",
+    "fleece_peak_bytes",
 )
 
 _FIXED = ("run_id", "point", "replication", "seed")
@@ -515,8 +517,8 @@ def copied_share(res: Results) -> pd.Series:
 
     out = {}
     for _, row in res.runs.iterrows():
-        cs = res.setting(row["run_id"], "backup.cluster_size")
-        total = int(row["backup_clusters"]) * (parse_size(cs) if cs is not None else 0)
+        ds = res.setting(row["run_id"], "backup.disk_size")  # a mode may raise the cluster size
+        total = parse_size(ds) if ds is not None else 0
         out[row["run_id"]] = float(row["backup_bytes"]) / total if total else math.nan
     return pd.Series(out, name="copied_share", dtype=float)
 

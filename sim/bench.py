@@ -58,7 +58,7 @@ def bench(disk_size: str = "16GiB", sets: dict | None = None) -> dict:
     model = Model(cfg).run()
     wall = time.perf_counter() - t0
     guest_ops = len(model.guest.t_done)
-    copies = len(model.job.copy_t) if model.job else 0
+    copies = len(model.job.record.copy_t) if model.job else 0
     sim_ops = (guest_ops + copies) / wall
     return {
         "disk_size": disk_size,

@@ -5,9 +5,12 @@ cluster reads, is a *tracked request* while it is in flight.  While a backup
 job is active and ``block.serialize_overlaps`` is on, a request first waits
 until no tracked request overlaps it, both rounded out to the backup cluster
 size, as the reviewed patch's ``wait_for_overlapping_requests`` does; then it
-is tracked itself.  A guest write then runs the job's ``before_write`` hook
-(copy-before-write) before it reaches the disk; with ``backup.cow_on_read`` a
-guest read runs it too (the patch's ``before_read``).
+is tracked itself (the 2013 job's serialization: a mode whose
+``tracks_guest`` is false, as block-copy, serializes through its own task list
+and the block layer tracks no guest request).  A guest write, discard or
+write-zeroes then runs the job's one hook, ``before_io`` (copy-before-write),
+before it reaches the disk; with ``backup.cow_on_read`` a guest read runs it
+too (the patch's ``before_read``).
 
 A guest request is a coroutine on the loop (:mod:`sim.coroutine`): its virtio
 notification is a ready handler costing ``loop.submit_cost``, its device
@@ -29,11 +32,11 @@ from .coroutine import PARK, Body, Coroutine
 from .devices import Device
 from .loop import EventLoop
 from .oracle import ContentOracle
-from .request import WRITE, Request
+from .request import READ, Request
 
 if TYPE_CHECKING:
     from .config import LoopConfig
-    from .job import SeedBackupJob
+    from .jobs import BackupJob
 
 __all__ = ["BlockLayer", "GuestActivity"]
 
@@ -61,8 +64,7 @@ class BlockLayer:
         self.serialize = serialize
         self.oracle = oracle
         self.trace = trace
-        self.job: SeedBackupJob | None = None  # the active job's hooks: before_write(req, co), before_read
-        self.cow_on_read = False
+        self.job: BackupJob | None = None  # the active job: its before_io hook runs on guest writes
         self.tracked: dict[int, list[Request]] = {}
         self.activity = GuestActivity(env)
         self.overlap_waits = 0
@@ -98,12 +100,12 @@ class BlockLayer:
                 yield from self.wait_overlaps(req, co)
             self.track(req)
         job = self.job
-        if job is not None and (req.op == WRITE or self.cow_on_read):
+        if job is not None and (req.op != READ or job.cow_on_read):
             ok = yield from job.before_io(req, co)
             if not ok:
                 req.error = True
         if not req.error:
-            if req.op == WRITE:
+            if req.op != READ:  # a write, discard or write-zeroes changes the content
                 self.oracle.write_started(req.c0, req.c1)
             self.disk.submit(req, self._guest_io_done)
             yield PARK
@@ -120,7 +122,7 @@ class BlockLayer:
         req.on_done(req)
 
     def _guest_io_done(self, req: Request) -> None:
-        if req.op == WRITE:
+        if req.op != READ:
             self.oracle.write_landed(req.c0, req.c1)
         co = req.co
         assert co is not None  # set when the request was submitted

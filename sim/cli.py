@@ -244,7 +244,7 @@ def _params(model) -> str:
     return ", ".join(
         f"{name}={describe_value(f.default, f)}"
         for name, f in model.model_fields.items()
-        if name not in ("name", "kind")
+        if name not in ("name", "kind", "mode")
     )
 
 
@@ -255,7 +255,7 @@ def _doc(cls) -> str:
 def _list() -> int:
     import sys as _sys
 
-    from . import devices, job, policies, traces, workloads  # noqa: F401  (they register their components)
+    from . import devices, jobs, policies, traces, workloads  # noqa: F401  (they register their components)
     from .devices import PROFILES
     from .params import DEVICES, FORMATS, MODES, POLICIES, WORKLOADS
 
@@ -279,7 +279,18 @@ def _list() -> int:
     lines.append("device profiles (disk.profile, target.profile):")
     for name, prof in PROFILES.items():
         lines.append(f"  {name:15s} " + ", ".join(f"{k}={v}" for k, v in prof.items()))
-    lines.append("backup modes (backup.mode): " + ", ".join([*MODES, "none"]))
+    lines.append("backup modes (backup.mode; parameters beyond the shared ones, with defaults):")
+    shared_backup = jobs.BackupConfig.model_fields
+    for name, cls in MODES.items():
+        extra = ", ".join(
+            f"{k}={describe_value(f.default, f)}"
+            for k, f in cls.Config.model_fields.items()
+            if k != "mode" and (k not in shared_backup or f.default != shared_backup[k].default)
+        )
+        lines.append(f"  {name:15s} {_doc(cls)}")
+        if extra:
+            lines.append(f"  {'':15s}   {extra}")
+    lines.append(f"  shared: {_params(jobs.BackupConfig)}")
     lines.append("trace formats (workload.format):")
     for name in FORMATS:
         lines.append(f"  {name:15s} {traces.summary(name)}")

@@ -19,7 +19,6 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -28,10 +27,9 @@ from pydantic import (
     model_validator,
 )
 
-from . import job as _job  # noqa: F401, I001  (registers the built-in backup modes)
 from .devices import DeviceConfig, device_config
+from .jobs import BackupConfig, backup_config
 from .params import (
-    MODES,
     Cluster,
     ConfigError,
     Percent,
@@ -113,61 +111,6 @@ class BlockConfig(Section):
     serialize_overlaps: StrictBool = True
 
 
-def _mode(name: str) -> str:
-    """``none`` or a registered backup mode (:data:`sim.params.MODES`), a plug-in's, or ``module:Class``."""
-    if name != "none":
-        try:
-            MODES.get(name)
-        except ConfigError as e:
-            raise ValueError(f"expected 'none', {e.expected}, got {name!r}") from None
-    return name
-
-
-class BackupConfig(Section):
-    """The backup job (:mod:`sim.job`).
-
-    ``start`` is when the job starts (the guest warms up before), ``cancel_at``
-    when the user cancels it (relative to ``start``).  ``on_cow_error`` is what
-    a guest write whose copy-before-write failed gets: ``fail-guest-write``
-    (the write and the job fail), ``break-snapshot`` (QEMU 7.1+: the write
-    proceeds and the backup is abandoned) or ``leave-hole`` (what the 2013
-    patch really did: the write fails, the cluster stays marked copied, and
-    the job completes without it).  ``cow_on_read`` also copies
-    before guest reads of uncopied clusters, as the reviewed patch's
-    ``before_read`` hook did.  ``target_layout`` is where copies land on the
-    target: ``stream`` appends them in the order they are made (the patch's
-    dump callback writing a VMA archive), ``image`` writes each cluster at its
-    own offset (a raw target image, QEMU since the merge).  ``allocated`` and
-    ``zero_fraction`` describe a sparse source (:mod:`sim.layout`); ``sync``
-    ``top`` skips unallocated clusters, ``full`` copies them as zeroes.
-    """
-
-    mode: Annotated[str, AfterValidator(_mode)] = "seed-2013"
-    disk_size: Size = 16 << 30
-    cluster_size: Size = 64 << 10
-    start: Time = 2 * 10**9
-    cancel_at: Time | None = None
-    on_cow_error: Literal["fail-guest-write", "break-snapshot", "leave-hole"] = "fail-guest-write"
-    cow_on_read: StrictBool = False
-    target_layout: Literal["stream", "image"] = "stream"
-    sync: Literal["full", "top"] = "full"
-    allocated: float = Field(1.0, gt=0.0, le=1.0)
-    zero_fraction: float = Field(0.0, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _check(self) -> BackupConfig:
-        c = self.cluster_size
-        if c < 512 or c & (c - 1):
-            raise _Invalid("cluster_size", c, "a power of two of at least 512 bytes")
-        if self.disk_size <= 0:
-            raise _Invalid("disk_size", self.disk_size, "a size greater than zero")
-        if c > self.disk_size:
-            raise _Invalid("cluster_size", c, f"at most disk_size ({units.format_size(self.disk_size)})")
-        if self.disk_size % c:
-            raise _Invalid("disk_size", self.disk_size, f"a multiple of cluster_size ({units.format_size(c)})")
-        return self
-
-
 class FaultsConfig(Section):
     """Injected I/O errors of the backup's own I/O (:mod:`sim.faults`).
 
@@ -197,7 +140,9 @@ class RunConfig(Section):
 # The sections whose class depends on a registered name: validated by the class that name picks
 Disk = Annotated[DeviceConfig, BeforeValidator(lambda v: device_config(v, "disk"))]
 Target = Annotated[DeviceConfig, BeforeValidator(lambda v: device_config(v, "target"))]
+Fleece = Annotated[DeviceConfig, BeforeValidator(lambda v: device_config(v, "fleece"))]
 PolicySection = Annotated[PolicyConfig, BeforeValidator(policy_config)]
+BackupSection = Annotated[BackupConfig, BeforeValidator(backup_config)]
 WorkloadSection = Annotated[WorkloadConfig, BeforeValidator(workload_config)]
 
 
@@ -206,9 +151,10 @@ class Config(Section):
 
     disk: Disk = device_config({"profile": "sata-ssd"}, "disk")
     target: Target = device_config({"profile": "hdd"}, "target")
+    fleece: Fleece = device_config({"profile": "nvme"}, "fleece")
     loop: LoopConfig = LoopConfig()
     block: BlockConfig = BlockConfig()
-    backup: BackupConfig = BackupConfig()
+    backup: BackupSection = backup_config(None)
     policy: PolicySection = policy_config(None)
     workload: WorkloadSection = workload_config(None)
     faults: FaultsConfig = FaultsConfig()
@@ -242,7 +188,7 @@ class Config(Section):
 
     def _check_times_and_clusters(self) -> None:
         b, cap = self.backup, self.run.max_time
-        n = b.disk_size // b.cluster_size
+        n = b.clusters
         for key in ("source_read_error_clusters", "target_write_error_clusters"):
             outside = [c for c in getattr(self.faults, key) if c >= n]
             if outside:
@@ -251,7 +197,7 @@ class Config(Section):
                     outside[0],
                     f"cluster numbers from 0 to {n - 1} ({outside[0]} is "
                     f"outside the disk: {units.format_size(b.disk_size)} / "
-                    f"{units.format_size(b.cluster_size)} = {n} clusters)",
+                    f"{units.format_size(b.cluster)} = {n} clusters)",
                 )
         if b.mode == "none":
             return
@@ -282,7 +228,12 @@ class Config(Section):
                 raise ConfigError(name, value, "a section of the configuration: " + ", ".join(data))
             current = data[name]
             if isinstance(value, dict) and not (name in ("policy", "workload") and _renames(current, value)):
-                value = {**current.__dict__, **value}  # the current values, parsed, under the new ones
+                if name == "backup" and _renames(current, value):
+                    # another mode: keep the keys every mode shares, drop the old mode's own
+                    shared = BackupConfig.model_fields
+                    value = {**{k: v for k, v in current.__dict__.items() if k in shared}, **value}
+                else:
+                    value = {**current.__dict__, **value}  # the current values, parsed, under the new ones
             data[name] = value
         return build_config(data)
 
@@ -292,8 +243,8 @@ class Config(Section):
 
 
 def _renames(current: Any, value: dict) -> bool:
-    """Does a ``policy`` / ``workload`` table name another component (then it replaces the whole table)?"""
-    for key in ("name", "kind"):
+    """Does a ``policy`` / ``workload`` / ``backup`` table name another component (then it replaces the whole table)?"""
+    for key in ("name", "kind", "mode"):
         if key in value and value[key] != getattr(current, key, None):
             return True
     return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .request import READ
+from .request import OP_NAMES
 
 __all__ = ["guest_frame", "summarize", "timeline", "latency_histogram", "HIST_EDGES_NS"]
 
@@ -36,7 +36,7 @@ def guest_frame(guest) -> pd.DataFrame:
             "t_submit_ns": t_submit,
             "t_done_ns": t_done,
             "latency_ns": t_done - t_submit,
-            "op": np.where(_np(guest.op, np.int8) == READ, "read", "write"),
+            "op": np.asarray(OP_NAMES)[_np(guest.op, np.int8)],  # "read", "write", "discard", "write-zeroes"
             "offset": _np(guest.offset, np.int64),
             "bytes": _np(guest.nbytes, np.int64),
             "cow_ns": _np(guest.cow_ns, np.int64),
@@ -66,7 +66,7 @@ def latency_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
     m = window_mask(frame, start, end)
     lat = frame["latency_ns"].to_numpy()[m]
     is_read = (frame["op"].to_numpy() == "read")[m]
-    rd, wr = lat[is_read], lat[~is_read]
+    rd, wr = lat[is_read], lat[(frame["op"].to_numpy() == "write")[m]]  # not discards nor write-zeroes
     out = {}
     for name, arr in (("guest", lat), ("guest_read", rd), ("guest_write", wr)):
         for q, tag in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
@@ -80,7 +80,7 @@ def latency_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
 
 def backup_window(model) -> tuple[int, int]:
     """``(start, end)`` ns of the backup (the configured start and the run's end without one)."""
-    job = model.job
+    job = model.job.record if model.job is not None else None
     start = job.t_start if job is not None and job.t_start >= 0 else model.cfg.backup.start
     end = job.t_end if job is not None and job.t_end >= 0 else model.t_end
     return start, end
@@ -88,7 +88,7 @@ def backup_window(model) -> tuple[int, int]:
 
 def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
     """The row of ``runs.parquet`` for one run (and its baseline, if any)."""
-    job = model.job
+    job = model.job.record if model.job is not None else None
     frame = guest_frame(model.guest) if frame is None else frame
     start, end = backup_window(model)
     row: dict = {}
@@ -101,7 +101,9 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
     row["error"] = (job.error or "") if job is not None else ""
     row["consistent"] = bool(model.oracle.consistent) if job is not None else True
     row["complete"] = bool(model.oracle.complete(job.skipped_clusters)) if job is not None else False
-    row["good_backup"] = row["consistent"] and row["complete"]
+    # a good backup: the job completed (a failed job's target is not a backup, even if every
+    # cluster landed: break-snapshot makes the snapshot unreadable), consistent and complete
+    row["good_backup"] = row["consistent"] and row["complete"] and row["status"] == "completed"
     row["inconsistent_clusters"] = len(model.oracle.mismatched)
     row["torn_reads"] = model.oracle.torn_reads
     row["clusters_copied_twice"] = model.oracle.copied_twice
@@ -118,10 +120,17 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
     row["target_bytes"] = job.target_bytes if job is not None else 0
     row["zero_clusters"] = job.zero_clusters if job is not None else 0
     row["skipped_clusters"] = job.skipped_clusters if job is not None else 0
+    row["copy_tasks"] = job.tasks if job is not None else 0
+    row["copy_retries"] = job.retries if job is not None else 0
+    row["peak_in_flight_bytes"] = job.peak_in_flight_bytes if job is not None else 0
+    row["fleece_peak_bytes"] = job.fleece_peak_bytes if job is not None else 0
+    row["snapshot_broken"] = bool(job.snapshot_broken) if job is not None else False
     ops = frame["op"].to_numpy()
     row["guest_ops"] = int(len(frame))
     row["guest_read_ops"] = int((ops == "read").sum())
     row["guest_write_ops"] = int((ops == "write").sum())
+    row["guest_discard_ops"] = int((ops == "discard").sum())
+    row["guest_write_zeroes_ops"] = int((ops == "write-zeroes").sum())
     row["guest_bytes"] = int(frame["bytes"].sum())
     row["guest_errors"] = int(frame["error"].sum())
     row.update(latency_summary(frame, start, end))
@@ -175,7 +184,7 @@ def timeline(model, window: int, frame: pd.DataFrame | None = None) -> pd.DataFr
     g = lat.groupby(b)
     for q, tag in ((0.5, "p50"), (0.99, "p99")):
         out[f"guest_{tag}_us"] = g.quantile(q).reindex(range(nwin)).to_numpy()
-    job = model.job
+    job = model.job.record if model.job is not None else None
     if job is not None and job.copy_t:
         ct = _np(job.copy_t, np.int64)
         ends = t0 + window

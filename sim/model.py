@@ -23,7 +23,7 @@ from .clock import Environment
 from .config import Config
 from .devices import make_device
 from .faults import Faults
-from .job import SeedBackupJob
+from .jobs import BackupJob, JobContext, make_job
 from .layout import DiskLayout
 from .loop import EventLoop
 from .oracle import ContentOracle
@@ -44,34 +44,55 @@ class Model:
         self.env = env = Environment()
         streams = Streams(cfg.run.seed)
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
-        n = cfg.backup.disk_size // cfg.backup.cluster_size
+        n = cfg.backup.clusters
+        mode = MODES.get(cfg.backup.mode) if with_backup and cfg.backup.mode != "none" else None
         self.loop = EventLoop(env, cfg.loop.rearm_ns, self.trace, cfg.loop.iteration_cost)
         self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
-        self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
+        if cfg.backup.target_on_source:
+            # a local backup to the same disk or array: one device, one queue, one head;
+            # the target region lies after the disk's own bytes
+            self.target = self.disk
+        else:
+            self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
         self.oracle = ContentOracle(n)
         self.blk = BlockLayer(
             env,
             self.loop,
             self.disk,
             cfg.loop,
-            cfg.backup.cluster_size,
-            cfg.block.serialize_overlaps,
+            cfg.backup.cluster,
+            cfg.block.serialize_overlaps and (mode is None or mode.tracks_guest),
             self.oracle,
             self.trace,
         )
         self.guest = make_guest(env, cfg.workload, self.blk, cfg.backup.disk_size, Draws(streams.generator("workload")))
-        self.job: SeedBackupJob | None = None
-        if with_backup and cfg.backup.mode != "none":
+        self.job: BackupJob | None = None
+        if mode is not None:
             ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target, Draws(streams.generator("policy")))
             policy = make_policy(cfg.policy, ctx)
             faults = Faults(cfg.faults, Draws(streams.generator("faults")))
             layout = None
             if cfg.backup.allocated < 1.0 or cfg.backup.zero_fraction > 0.0:
                 layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
-            self.job = MODES.get(cfg.backup.mode)(
-                env, self.blk, self.target, cfg.backup, cfg.loop, policy, faults, self.oracle, self.trace, layout
+            fleece = None
+            if getattr(cfg.backup, "fleecing", False):
+                fleece = make_device(env, cfg.fleece, _per_origin(streams, "fleece"), "fleece", self.trace)
+            jctx = JobContext(
+                env,
+                self.blk,
+                self.target,
+                cfg.loop,
+                policy,
+                faults,
+                self.oracle,
+                serialize=cfg.block.serialize_overlaps,
+                target_base=cfg.backup.disk_size if cfg.backup.target_on_source else 0,
+                fleece=fleece,
+                layout=layout,
+                trace=self.trace,
             )
-            ctx.job = self.job
+            self.job = make_job(cfg.backup, jctx)
+            ctx.job = self.job.view
         self.timed_out = False
         self.t_end = 0
 

@@ -12,16 +12,29 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .coroutine import Coroutine
 
-__all__ = ["Request", "READ", "WRITE", "GUEST", "BACKUP"]
+__all__ = ["Request", "READ", "WRITE", "DISCARD", "WRITE_ZEROES", "OP_NAMES", "GUEST", "BACKUP"]
 
 READ = 0
 WRITE = 1
+#: A discard (NVMe Dataset Management / Deallocate, ATA TRIM, SCSI UNMAP): no data.
+DISCARD = 2
+#: A write of zeroes (NVMe Write Zeroes, SCSI WRITE SAME with zeroes): no data.
+WRITE_ZEROES = 3
+#: The name of each op in the guest's request table (``sim.metrics.guest_frame``).
+OP_NAMES = ("read", "write", "discard", "write-zeroes")
 GUEST = 0
 BACKUP = 1
 
 
 class Request:
-    """A read or write of ``nbytes`` at ``offset``, from the guest or the backup job."""
+    """A read, write, discard or write-zeroes of ``nbytes`` at ``offset``, from the guest or the backup job.
+
+    Discards and write-zeroes change the disk's content like a write (QEMU's
+    copy-before-write filter copies before all three: ``cbw_co_pwritev``,
+    ``cbw_co_pwrite_zeroes`` and ``cbw_co_pdiscard`` in
+    ``block/copy-before-write.c`` each call ``cbw_do_copy_before_write``) but
+    carry no data to the device.
+    """
 
     __slots__ = (
         "op",
@@ -63,6 +76,6 @@ class Request:
         self.key = -1  # the number keying its random draws on the device (sim.rng.RequestDraws)
 
     def __repr__(self) -> str:
-        op = "R" if self.op == READ else "W"
+        op = "RWDZ"[self.op]
         who = "guest" if self.origin == GUEST else "backup"
         return f"<{who} {op} {self.offset}+{self.nbytes}>"

@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from . import analysis, plots
 from .files import atomic_write
 from .params.units import format_size, format_time, parse_time
+from .review_modes import QUESTION_TODAY, modern_batch, modes_section
 from .scenario import merged_sweep
 from .store import ResultStore, generation
 
@@ -182,6 +183,8 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
     if scn.get("description"):
         lines += [_one_line(scn["description"]), ""]
     lines += ["## The question", "", QUESTION, ""]
+    if modern_batch(agg):
+        lines += [QUESTION_TODAY, ""]
     lines += ["## Setup", "", setup_paragraph(res), ""]
     lines += ["## Results", ""]
     lines += [
@@ -270,6 +273,7 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
             ],
         )
     lines += timer_phase_section(res, agg)
+    lines += modes_section(res, agg)
     front = agg[agg["pareto"]].sort_values("backup_duration_s")
     lines += [""]
     if len(front):
@@ -471,7 +475,7 @@ def setup_paragraph(res: analysis.Results) -> str:
     ]
     parts.append(f"Guest: {_workload_text(st)}.")
     ds, cs = st.value("backup.disk_size"), st.value("backup.cluster_size")
-    fixed = st.swept("backup.disk_size") is None and st.swept("backup.cluster_size") is None
+    fixed = all(st.swept(k) is None for k in ("backup.disk_size", "backup.cluster_size", "backup.mode"))
     clusters = f" ({ds // cs:,} clusters)" if fixed and isinstance(ds, int) and isinstance(cs, int) else ""
     serialize = st.value("block.serialize_overlaps")
     on_off = "on" if serialize in (True, None) else "off"
@@ -479,7 +483,8 @@ def setup_paragraph(res: analysis.Results) -> str:
         on_off = st.show("block.serialize_overlaps")
     parts.append(
         f"Backup: mode `{st.show('backup.mode')}`, {st.show('backup.disk_size', _fmt_size)} disk in "
-        f"{st.show('backup.cluster_size', _fmt_size)} clusters{clusters}, starting "
+        f"{st.show('backup.cluster_size', _fmt_size)} clusters{clusters}"
+        f"{' (block-copy raises it to at least 64 KiB, Proxmox to 4 MiB for PBS)' if not fixed else ''}, starting "
         f"{st.show('backup.start', _fmt_time)} into the run (the guest warms up first); request "
         f"serialization {on_off}."
     )

@@ -13,7 +13,7 @@ from collections import deque
 
 from .coroutine import PARK, Body, Coroutine
 
-__all__ = ["CoRwLock"]
+__all__ = ["CoRwLock", "CoMutex"]
 
 
 class CoRwLock:
@@ -49,3 +49,26 @@ class CoRwLock:
         waiting, self._waiting = self._waiting, deque()
         for co in waiting:
             co.wake(None, self.wake_cost)
+
+
+class CoMutex:
+    """A coroutine mutex, as QEMU's ``CoMutex``: one holder; waiters get it in the order they came."""
+
+    def __init__(self, wake_cost: int = 0):
+        self.locked = False
+        self.wake_cost = wake_cost
+        self._waiting: deque[Coroutine] = deque()
+
+    def lock(self, co: Coroutine) -> Body[None]:
+        if self.locked:
+            self._waiting.append(co)
+            yield PARK  # woken as the new holder
+            return
+        self.locked = True
+
+    def unlock(self) -> None:
+        """Hand the mutex to the first waiter, or free it."""
+        if self._waiting:
+            self._waiting.popleft().wake(None, self.wake_cost)
+        else:
+            self.locked = False

@@ -230,14 +230,19 @@ class Scenario:
                     )
         for key, values in block.items():
             seen: dict[str, int] = {}
+            # the other keys of the block at their first values: a key may need another
+            # (backup.max_workers needs backup.mode = "block-copy" beside it)
+            others = {k: vs[0] for k, vs in block.items() if k != key}
             for j, v in enumerate(values):
                 for k, _ in _seed_keys(expand_dotted({key: v})):
                     raise ScenarioError(f"sweep.{key}", v, f"no value for '{k}': {_NO_SEED}", self.source)
                 try:
-                    cfg = self._point_config({key: v})
+                    cfg = self._point_config({**others, key: v})
                 except ConfigError as e:
-                    detail = e.expected if e.key == key else f"{e.expected} (at key '{e.key}')"
-                    raise ScenarioError(f"sweep.{key}", v, detail, self.source) from None
+                    blame = key if _related(e.key, key) else next((k for k in others if _related(e.key, k)), key)
+                    shown = v if blame == key else others[blame]
+                    detail = e.expected if e.key == blame else f"{e.expected} (at key '{e.key}')"
+                    raise ScenarioError(f"sweep.{blame}", shown, detail, self.source) from None
                 resolved = json.dumps(cfg.to_dict(), sort_keys=True)
                 if resolved in seen:
                     first = seen[resolved]
@@ -249,6 +254,17 @@ class Scenario:
                         self.source,
                     )
                 seen[resolved] = j
+        if len(block) > 1:  # every combination, when keys depend on each other
+            for combo in itertools.product(*block.values()):
+                point = dict(zip(block, combo))
+                try:
+                    self._point_config(point)
+                except ConfigError as e:
+                    blame = next((k for k in point if _related(e.key, k)), keys[0])
+                    where = ", ".join(f"{k}={v!r}" for k, v in point.items() if k != blame)
+                    raise ScenarioError(
+                        f"sweep.{blame}", point[blame], f"{e.expected} (with {where})", self.source
+                    ) from None
 
     def _check_memory(self, prefix: str) -> None:
         """Refuse a batch or a run that cannot fit in the memory available now."""

@@ -53,7 +53,7 @@ def test_serialized_backup_is_a_point_in_time_copy(script, qd, cv, seed, sleep):
         if op == "w":
             written.update(range(off // CS, (off + size - 1) // CS + 1))
     assert res.summary["cow_clusters"] <= len(written)
-    assert job.progress == N * CS and job.bitmap.count() == N
+    assert job.record.progress == N * CS and job.bitmap.count() == N
     # a guest write delayed by COW waited at least for one source read and one target write
     delayed = res.requests[res.requests["cow_ns"] > 0]
     assert (delayed["op"] == "write").all()

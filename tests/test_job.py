@@ -87,6 +87,8 @@ def test_failed_copy_before_write(mode, guest_errors):
     assert res.summary["status"] == "failed"
     assert res.summary["guest_errors"] == guest_errors
     assert res.summary["guest_write_ops"] == 1
+    assert res.summary["snapshot_broken"] == (mode == "break-snapshot")
+    assert not res.summary["good_backup"]
 
 
 def test_progress_counts_copy_before_write_too():

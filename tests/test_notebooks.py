@@ -2,9 +2,9 @@
 
 The kernel is ``python3`` resolved by jupyter_client to this interpreter (the
 venv's ipykernel), so the notebooks run against the package under test.
-Quick mode (``BACKUPSIM_QUICK=1``) keeps each one small; notebook 01 is
-pointed at a results folder that does not exist, so it runs its own small
-batch in a temporary folder rather than reading whatever is in results/.
+Quick mode (``BACKUPSIM_QUICK=1``) keeps each one small; notebooks 01 and 04
+are pointed at results folders that do not exist, so they run their own small
+batches in temporary folders rather than reading whatever is in results/.
 """
 
 import time
@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01-seed-review", "02-policy-explorer", "03-model-checks"]
+NAMES = ["01-seed-review", "02-policy-explorer", "03-model-checks", "04-modern-review"]
 BUDGET_S = 60
 
 
@@ -37,6 +37,7 @@ def test_committed_without_outputs(name):
 def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("BACKUPSIM_QUICK", "1")
     monkeypatch.setenv("BACKUPSIM_SEED_RESULTS", str(tmp_path / "no-results-here"))
+    monkeypatch.setenv("BACKUPSIM_MODERN_RESULTS", str(tmp_path / "no-modern-results-here"))
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(
         nb,
@@ -61,6 +62,7 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
     ]
     assert images, f"{name} showed no figure"
     assert not (tmp_path / "no-results-here").exists()
+    assert not (tmp_path / "no-modern-results-here").exists()
     assert _listing(ROOT / "results") == before, "quick mode wrote under results/"
 
 

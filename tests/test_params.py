@@ -29,7 +29,7 @@ def test_every_builtin_is_registered_once_by_its_own_module():
     assert "fio" in WORKLOADS and "trace" in WORKLOADS and "multi" in WORKLOADS
     assert list(DEVICES) == ["linear", "channels", "seek", "network"]
     assert list(FORMATS) == ["mqsim", "msr", "blkparse", "fio-iolog"]
-    assert list(MODES) == ["seed-2013"]
+    assert list(MODES) == ["none", "seed-2013", "block-copy", "proxmox"]
     for reg in (POLICIES, WORKLOADS, DEVICES):
         for name, cls in reg.items():
             assert cls.__module__.startswith("sim."), name

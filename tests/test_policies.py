@@ -30,8 +30,8 @@ def _run(*a, **k):
 
 def _copy_times(res):
     job = res.model.job
-    t = np.asarray(job.copy_t) - job.t_start
-    cow = np.asarray(job.copy_cow, dtype=bool)
+    t = np.asarray(job.record.copy_t) - job.record.t_start
+    cow = np.asarray(job.record.copy_cow, dtype=bool)
     return t, cow
 
 

@@ -75,3 +75,33 @@ def test_report_answers_the_sleep_question_per_iteration_cost(tmp_path):
     # the 0 ns row: every sleep waits for the 250 us alarm, so the sleep lengthens the backup most
     ratios = [float(r.split(" | ")[3].split()[0]) for r in rows]
     assert ratios[0] > ratios[1] >= 1.0
+
+
+MODES = """
+name = "modes"
+[base.backup]
+disk_size = "8MiB"
+[[sweep]]
+"backup.mode" = ["block-copy", "proxmox"]
+"backup.max_workers" = [1, 8]
+"""
+
+
+def test_a_block_may_sweep_a_mode_with_that_modes_own_keys():
+    scn = _scn(MODES)
+    scn.validate()
+    cfgs = [scn._point_config(p) for p in scn.points()]
+    assert [(c.backup.mode, c.backup.max_workers) for c in cfgs] == [
+        ("block-copy", 1),
+        ("block-copy", 8),
+        ("proxmox", 1),
+        ("proxmox", 8),
+    ]
+
+
+def test_a_key_of_another_mode_in_a_block_names_the_swept_key_and_the_mode():
+    text = MODES.replace('["block-copy", "proxmox"]', '["block-copy", "seed-2013"]')
+    with pytest.raises(sim.ScenarioError) as e:
+        _scn(text).validate()
+    msg = str(e.value)
+    assert "sweep.backup.max_workers" in msg and "'seed-2013'" in msg and "block-copy" in msg

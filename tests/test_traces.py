@@ -15,7 +15,7 @@ from conftest import fixed_device, free_loop
 import sim
 import sim.cli
 from sim.config import ConfigError, build_config
-from sim.request import READ, WRITE
+from sim.request import DISCARD, READ, WRITE
 from sim.traces import FORMATS, TraceError, TraceRecord, open_trace, place, validate_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,12 +88,13 @@ def test_msr_header_line_is_skipped(tmp_path):
 def test_blkparse_fixture_uses_queue_events_and_skips_the_summary():
     recs = list(open_trace(DATA / "blkparse-sdc.txt", "blkparse"))
     # the Q lines of the fixture (G/I/D/C/M/P/U/m skipped; the FWS flush has no sectors;
-    # the DS discard is neither read nor write); sectors of 512 bytes
+    # the DS Q event is a discard); sectors of 512 bytes
     assert recs == [
         TraceRecord(0, "8,32", READ, 272208 * 512, 2 * 512, 1),
         TraceRecord(210_334, "8,32", WRITE, 1052672 * 512, 8 * 512, 8),
         TraceRecord(213_540, "8,32", WRITE, 1052680 * 512, 8 * 512, 10),
         TraceRecord(1_874_001, "8,32", READ, 524288 * 512, 256 * 512, 15),
+        TraceRecord(1_875_210, "8,32", DISCARD, 2048 * 512, 2048 * 512, 16),
         TraceRecord(4_102_577, "8,32", WRITE, 9437184 * 512, 128 * 512, 18),
     ]
 
@@ -104,6 +105,7 @@ def test_fio_iolog_v2_waits_advance_time():
         TraceRecord(0, "/dev/vdb", WRITE, 1048576, 4096, 4),
         TraceRecord(0, "/dev/vdb", WRITE, 1052672, 4096, 5),
         TraceRecord(250_000, "/dev/vdb", READ, 8192, 4096, 7),  # after "wait 250"
+        TraceRecord(250_000, "/dev/vdb", DISCARD, 65536, 65536, 9),  # trim
         TraceRecord(1_250_000, "/dev/vdb", READ, 16384, 8192, 11),  # after "wait 1000"
         TraceRecord(1_250_000, "/dev/vdb", WRITE, 2097152, 65536, 12),
     ]
@@ -113,8 +115,8 @@ def test_fio_iolog_v3_timestamps_are_microseconds():
     recs = list(open_trace(DATA / "fio-v3.iolog", "fio-iolog"))
     assert recs[0] == TraceRecord(878_000, "/dev/nvme0n1", WRITE, 0, 16384, 6)
     assert recs[2] == TraceRecord(891_000, "/dev/nvme1n1", READ, 1073741824, 4096, 8)
-    assert [r.t_ns for r in recs] == [878_000, 888_000, 891_000, 1_250_000, 2_004_000, 4_096_000]
-    assert validate_trace(DATA / "fio-v3.iolog", "fio-iolog").devices == {"/dev/nvme0n1": 3, "/dev/nvme1n1": 3}
+    assert [r.t_ns for r in recs] == [878_000, 888_000, 891_000, 1_250_000, 2_004_000, 3_517_000, 4_096_000]
+    assert validate_trace(DATA / "fio-v3.iolog", "fio-iolog").devices == {"/dev/nvme0n1": 4, "/dev/nvme1n1": 3}
 
 
 # -- streaming ------------------------------------------------------------------------

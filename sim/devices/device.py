@@ -14,9 +14,19 @@ therefore complete out of order, which is what makes the block layer's request
 serialization necessary.
 
 The device keeps the time integral of the number of requests it holds, for
-Little's law checks (``mean_in_system``).  It knows nothing of the guest or
-the backup: callers pass a completion callback.  To model another device
-(an HDD seek curve, a network hop), subclass and override :meth:`service`.
+Little's law checks (``mean_in_system``).
+
+A discard or a write-zeroes (:data:`sim.request.DISCARD`,
+:data:`sim.request.WRITE_ZEROES`) carries no data: NVMe's Write Zeroes and
+Dataset Management (Deallocate) commands and ATA's DATA SET MANAGEMENT (TRIM)
+name a range of blocks and transfer none (SCSI's WRITE SAME sends one block
+for the whole range).  So it costs a write's base cost (sequential or random
+as a write there would be) and no transfer time; what the device does
+internally (unmapping, or writing the zeroes to the medium) is left out.
+
+The device knows nothing of the guest or the backup: callers pass a
+completion callback.  To model another device (an HDD seek curve, a network
+hop), subclass and override :meth:`service`.
 """
 
 from __future__ import annotations
@@ -58,9 +68,11 @@ class Device:
         self.queue: deque = deque()
         self.last_end = -(1 << 62)
         self.window = cfg.seq_window
-        # indexed by 2 * op + sequential (READ = 0, WRITE = 1)
-        self._base = (cfg.read_rand_base, cfg.read_seq_base, cfg.write_rand_base, cfg.write_seq_base)
-        self._bw = (cfg.read_bw, cfg.write_bw)
+        # indexed by 2 * op + sequential (READ = 0, WRITE = 1, DISCARD = 2, WRITE_ZEROES = 3):
+        # a discard or a write-zeroes has a write's base cost
+        wr = (cfg.write_rand_base, cfg.write_seq_base)
+        self._base = (cfg.read_rand_base, cfg.read_seq_base, *wr, *wr, *wr)
+        self._bw = (cfg.read_bw, cfg.write_bw, 0, 0)  # per op; 0: no data to transfer
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
         self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
@@ -136,7 +148,8 @@ class Device:
         sequential = abs(req.offset - self.last_end) <= self.window
         self.last_end = req.offset + req.nbytes
         t_ready = now + self.service(req, sequential)
-        xfer = req.nbytes * 1_000_000_000 // self._bw[req.op]
+        bw = self._bw[req.op]
+        xfer = req.nbytes * 1_000_000_000 // bw if bw else 0
         if not xfer:
             end = t_ready
         elif self.cfg.queue_depth == 1:

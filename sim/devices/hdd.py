@@ -13,6 +13,19 @@ drawn uniformly from one revolution (``60 s / rpm``; 4.17 ms on average at
 7200 rpm).  A request that continues the previous one pays neither, so the
 backup's sequential reads interleaved with random guest I/O pay seeks.  The
 base costs of the linear model still apply on top (controller overhead).
+
+The head is where the last request to start service ended (``head``), whoever
+issued it, so on one disk the guest's I/O and the backup's share it.  A local
+backup to the same disk (``backup.target_on_source``) writes its target in a
+region after the source's bytes, from offset ``disk_size`` on; its reads and
+writes then alternate between the two regions and each pays a seek of about
+``disk_size`` (image layout: ``disk_size - cluster_size`` from a read to its
+write, ``disk_size`` back to the next read) and a rotational latency, where a
+copy to a separate disk streams.  ``span`` is the stroke of the whole platter:
+a distance beyond it costs a full stroke (it is clamped), so for such a run
+``span`` should cover both regions (at least twice ``disk_size`` for an image
+target).  A discard or write-zeroes moves the head like a write of its range
+(the drive is taken to write the zeroes, or to update its map, there).
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ __all__ = ["SeekingDisk", "seek_time"]
 
 
 def seek_time(distance: int, span: int, track: int, full: int) -> int:
-    """Seek time in ns over ``distance`` bytes (0 for no move)."""
+    """Seek time in ns over ``distance`` bytes (0 for no move; a full stroke from ``span`` bytes on)."""
     if distance <= 0:
         return 0
     frac = min(1.0, distance / span)

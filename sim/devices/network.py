@@ -4,11 +4,11 @@ Backups often go to a remote store (Proxmox Backup Server over 1 or 10 GbE,
 Proxmox forum post 829398 in ``qemu-backup.md`` section 2).  A request to a
 :class:`NetworkTarget` is admitted when fewer than ``queue_depth`` requests are
 outstanding (the transport's window), crosses the link (a FIFO pipe at
-``link_bw``; a write carries its data, a read only its header), reaches the far
-end half a round trip (``rtt / 2``) later, is served by the remote device (a
-:class:`Device` of profile ``remote``, with its own queue), and its reply
-comes back after another half round trip (a read's data also crosses the link
-on the way back).  Per-request overheads of the protocol are left out.
+``link_bw``; a write carries its data, a read, a discard or a write-zeroes
+only its header), reaches the far end half a round trip (``rtt / 2``) later,
+is served by the remote device (a :class:`Device` of profile ``remote``, with
+its own queue), and its reply comes back after another half round trip (a
+read's data also crosses the link on the way back).  Per-request overheads of the protocol are left out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ..clock import Environment
 from ..params import DEVICES
-from ..request import WRITE, Request
+from ..request import READ, WRITE, Request
 from .config import NetworkConfig
 from .device import Device
 
@@ -80,7 +80,7 @@ class NetworkTarget:
         self.remote.submit(req, lambda r: self._served(r, done))
 
     def _served(self, req: Request, done) -> None:
-        back = self._link(req.nbytes if req.op != WRITE else 0, back=True)
+        back = self._link(req.nbytes if req.op == READ else 0, back=True)  # only a read's data returns
         ev = self.env.timeout(back + self.half_rtt - self.env.now, (req, done))
         ev.callbacks.append(self._reply)
 

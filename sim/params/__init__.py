@@ -62,5 +62,5 @@ WORKLOADS: Registry = Registry("workload", "workload.kind", _has_config, attr="k
 DEVICES: Registry = Registry("device", "disk.model", _has_config, attr="model")
 #: Trace file formats, by ``workload.format`` (:mod:`sim.traces`).
 FORMATS: Registry = Registry("format", "workload.format", _parser, attr="format")
-#: Backup job modes, by ``backup.mode`` (:mod:`sim.job`).
-MODES: Registry = Registry("mode", "backup.mode", attr="mode")
+#: Backup job modes, by ``backup.mode`` (:mod:`sim.jobs`).
+MODES: Registry = Registry("mode", "backup.mode", _has_config, attr="mode")

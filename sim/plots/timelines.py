@@ -111,9 +111,8 @@ def timeline(
 
 
 def _disk_bytes(res: analysis.Results, run_id: str, row) -> int:
-    clusters = row.get("backup_clusters")
-    cs = res.setting(run_id, "backup.cluster_size")
+    ds = res.setting(run_id, "backup.disk_size")  # a mode may raise the cluster size
     try:
-        return int(clusters) * parse_size(cs) if clusters is not None and cs is not None else 0
+        return parse_size(ds) if ds is not None else 0
     except (TypeError, ValueError):
         return 0

@@ -12,9 +12,16 @@ allows more makes the job run further copies beside its loop.
 
 The job reports every cluster copy through :meth:`Policy.on_copy` (background
 and copy-before-write alike; only the background copies are paced).  A policy
-sees the guest through :class:`sim.block.GuestActivity` and the job's progress
-through the ``job`` it is attached to; it draws randomness only from the
-``policy`` stream it is given.
+sees the guest through :class:`sim.activity.GuestActivity` and the job's
+progress through ``ctx.job``, a read-only :class:`sim.jobs.JobProgress`; it
+draws randomness only from the ``policy`` stream it is given.
+
+On the modern modes (``block-copy``, ``proxmox``) the job asks
+:meth:`Policy.before_cluster` before each background *task* (a chunk of up to
+1 MiB or more), :meth:`Policy.depth` bounds its workers below
+``backup.max_workers`` (QEMU's ``x-perf.max-workers``), and
+:meth:`Policy.on_copy` is called when a task is *created*, with its bytes, as
+QEMU's limiter charges them.
 
 To add a policy: write a module in this package with a :class:`PolicyConfig`
 subclass whose ``name`` is a ``Literal`` of the policy's name, and a
@@ -50,7 +57,7 @@ class PolicyConfig(Section):
 
 
 class PolicyContext:
-    """What a policy may see: the simulation clock, the guest, the devices, the job."""
+    """What a policy may see: the simulation clock, the guest, the devices, the job's progress."""
 
     def __init__(
         self,
@@ -94,8 +101,13 @@ class Policy:
         return 0
 
     def depth(self) -> int:
-        """How many background copies may be in flight at once (the patch: 1)."""
-        return 1
+        """How many background copies may be in flight at once; 0 leaves it to the mode.
+
+        The 2013 job copies one cluster at a time unless a policy allows more;
+        the modern modes run up to ``backup.max_workers`` tasks, and never more
+        than a nonzero depth.
+        """
+        return 0
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
         """A cluster of ``nbytes`` was copied (``cow``: by a guest write's copy-before-write)."""

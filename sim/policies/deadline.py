@@ -48,11 +48,11 @@ class DeadlinePolicy(Policy):
             self.next_at = now
             return 0
         left = job.t_start + self.cfg.deadline - now
-        remaining = (job.n - job.bitmap.count()) * job.cluster_size
+        remaining = job.remaining_bytes
         if left <= 0 or remaining <= 0:
             return 0
         rate = remaining * self.cfg.margin / (left / 1e9)  # bytes per second
-        gap = int(job.cluster_size * 1e9 / rate)
+        gap = int(job.unit * 1e9 / rate)
         if now >= self.next_at:
             self.next_at = max(self.next_at, now - gap) + gap
             return 0

@@ -15,6 +15,13 @@ sequential read rate (``disk.read_bw``; 0 means unlimited); ``limiter``
 changes at times after the backup starts, as ``block-job-set-speed`` does (the
 new speed applies from the next delay computation; a sleeping job is not
 woken, as QEMU's ``job_enter_cond(..., job_timer_not_pending)``).
+
+On the block-copy modes (QEMU 6.0+, commit 7e032df0ea) the
+limiter lives in block-copy: a task's bytes are charged when the task is
+created (copy-before-write tasks too, which are never delayed), and before a
+background task ``ratelimit_calculate_delay(limit, 0)`` decides whether it
+must wait; the wait is a wakeable sleep that a speed change ends
+(``block_copy_kick``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Literal
 
+import simpy
 from pydantic import BeforeValidator, Field
 
 from ..params import POLICIES, Rate, check_speed, units
@@ -79,6 +87,7 @@ class RateLimitPolicy(Policy):
         super().__init__(cfg, ctx)
         self.meter = JobMeter(make_limiter(cfg.limiter, resolve_rate(cfg.speed, ctx.disk.read_bw)))
         self._stopped = False
+        self._kick: simpy.Event | None = None  # fired by a speed change (block-copy's wakeable sleep)
 
     def start(self) -> None:
         env = self.ctx.env
@@ -92,9 +101,23 @@ class RateLimitPolicy(Policy):
     def _set_speed(self, event) -> None:
         if not self._stopped:
             self.meter.limiter.set_speed(resolve_rate(event.value, self.ctx.disk.read_bw))
+            if self._kick is not None:
+                kick, self._kick = self._kick, None
+                kick.succeed()
 
     def on_copy(self, nbytes: int, cow: bool) -> None:
-        self.meter.copied(nbytes)
+        if self.ctx.job.charges_on_create:
+            self.meter.limiter.delay(self.ctx.env.now, nbytes)  # charged now; the delay is not waited
+        else:
+            self.meter.copied(nbytes)
 
-    def before_cluster(self) -> int:
-        return self.meter.next_delay(self.ctx.env.now)
+    def before_cluster(self) -> int | simpy.Event:
+        env = self.ctx.env
+        if not self.ctx.job.charges_on_create:
+            return self.meter.next_delay(env.now)
+        delay = self.meter.limiter.delay(env.now, 0)
+        if not delay:
+            return 0
+        if self._kick is None:
+            self._kick = env.event()
+        return env.any_of([env.timeout(delay), self._kick])

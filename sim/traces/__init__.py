@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 from ..params import FORMATS
-from ..request import READ
+from ..request import DISCARD, READ
 from .record import TraceError, TraceRecord
 
 for _module in ("mqsim", "msr", "blkparse", "fio_iolog"):  # registered in this order, as `backupsim list` shows them
@@ -100,12 +100,15 @@ class TraceStats:
 
     ``t0`` is the time of the file's first record (the replay clock's origin);
     ``first_ns`` / ``last_ns`` bound the selected records' times (trace clock);
-    ``out_of_order`` counts selected records earlier than one before them.
+    ``out_of_order`` counts selected records earlier than one before them;
+    ``discards`` counts the discards among the records, ``writes`` the writes
+    (and write-zeroes).
     """
 
     records: int = 0
     reads: int = 0
     writes: int = 0
+    discards: int = 0
     bytes: int = 0
     t0: int | None = None
     first_ns: int | None = None
@@ -158,6 +161,8 @@ def validate_trace(
         st.records += 1
         if rec.op == READ:
             st.reads += 1
+        elif rec.op == DISCARD:
+            st.discards += 1
         else:
             st.writes += 1
         st.bytes += rec.nbytes

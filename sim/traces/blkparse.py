@@ -16,12 +16,15 @@ G/I/D (get request, insert, issue to the driver) describe the traced
 kernel's own queueing, and **C** (complete) its device's latency; the replay
 measures the simulated block layer and disk instead, so D and C lines are
 checked for shape and otherwise skipped (an extension that wanted the traced
-latency would pair D and C by sector here).  RWBS containing ``W`` is a write,
-containing ``R`` a read; other Q events (discards ``D``, ``N`` with no data)
-and Q events without a sector range (an empty flush such as ``FWS``) are
-skipped.  Blank lines, message events (action ``m``) and the summary blkparse
-prints at the end (from the first ``CPU0 (8,32):`` or ``Total (...)`` line on)
-are skipped.  Any other line is a :class:`~sim.traces.record.TraceError`.
+latency would pair D and C by sector here).  RWBS containing ``D`` is a
+discard (also ``DE``, a secure erase), else containing ``W`` a write, else
+containing ``R`` a read: blkparse's ``fill_rwbs`` (``blkparse_fmt.c``) writes
+``D`` for a discard in place of ``W``, and the kernel's ``blk_fill_rwbs``
+``D`` for ``REQ_OP_DISCARD``.  Other Q events (``N``, no data) and Q events
+without a sector range (an empty flush such as ``FWS``) are skipped.  Blank
+lines, message events (action ``m``) and the summary blkparse prints at the
+end (from the first ``CPU0 (8,32):`` or ``Total (...)`` line on) are skipped.
+Any other line is a :class:`~sim.traces.record.TraceError`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import re
 from collections.abc import Iterator
 
 from ..params import FORMATS
-from ..request import READ, WRITE
+from ..request import DISCARD, READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
 __all__ = ["parse", "SUMMARY", "SECTOR"]
@@ -78,7 +81,9 @@ def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
             if parts[5] != "Q":
                 continue
             rwbs = parts[6]
-            if "W" in rwbs:
+            if "D" in rwbs:
+                op = DISCARD
+            elif "W" in rwbs:
                 op = WRITE
             elif "R" in rwbs:
                 op = READ

@@ -30,9 +30,11 @@ replay, compares timestamp differences with ``utime_since_now`` (the HOWTO
 says only "relative to the beginning of the run").  v3 has no ``wait``
 (fio ignores one; so does this parser).
 
-The device of a record is the FILE name.  ``read``/``write`` lines become
-records; ``sync``, ``datasync`` and ``trim`` (no data moved in this model),
-file lines, zero-length requests and blank lines are skipped.  v1 logs (no
+The device of a record is the FILE name.  ``read``/``write``/``trim`` lines
+become records (a ``trim`` is a discard, :data:`sim.request.DISCARD`: fio
+issues it as ``DDIR_TRIM``, a discard of the range); ``sync`` and
+``datasync`` (no data, no range in this model), file lines, zero-length
+requests and blank lines are skipped.  v1 logs (no
 header) and any malformed line are a :class:`~sim.traces.record.TraceError`.
 """
 
@@ -42,7 +44,7 @@ import os
 from collections.abc import Iterator
 
 from ..params import FORMATS
-from ..request import READ, WRITE
+from ..request import DISCARD, READ, WRITE
 from .record import TraceError, TraceRecord, uint
 
 __all__ = ["parse", "SUMMARY", "HEADERS"]
@@ -50,12 +52,12 @@ __all__ = ["parse", "SUMMARY", "HEADERS"]
 SUMMARY = "fio iolog v2/v3: 'fio version N iolog' then '[timestamp_us] FILE ACTION [OFFSET LENGTH]' (v2 'wait' in us)"
 HEADERS = {"fio version 2 iolog": 2, "fio version 3 iolog": 3}
 _FILE_ACTIONS = ("add", "open", "close")
-_IO_ACTIONS = {"read": READ, "write": WRITE, "sync": None, "datasync": None, "trim": None, "wait": None}
+_IO_ACTIONS = {"read": READ, "write": WRITE, "sync": None, "datasync": None, "trim": DISCARD, "wait": None}
 
 
 @FORMATS.register("fio-iolog")
 def parse(path: str | os.PathLike) -> Iterator[TraceRecord]:
-    """The read and write requests of a fio iolog (v2 or v3), one at a time."""
+    """The read, write and trim requests of a fio iolog (v2 or v3), one at a time."""
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline()
         version = HEADERS.get(first.strip())

@@ -23,8 +23,9 @@ class TraceRecord(NamedTuple):
     """One request of a trace: arrival time, volume, operation, byte offset and length.
 
     ``t_ns`` is the trace's own clock in integer nanoseconds (absolute or
-    relative, as the format has it); ``op`` is :data:`sim.request.READ` or
-    :data:`sim.request.WRITE`; ``line`` is the 1-based line of the file the
+    relative, as the format has it); ``op`` is :data:`sim.request.READ`,
+    :data:`sim.request.WRITE`, :data:`sim.request.DISCARD` or
+    :data:`sim.request.WRITE_ZEROES`; ``line`` is the 1-based line of the file the
     record came from (for error messages), not part of the request.
     """
 

@@ -9,7 +9,13 @@ baseline issue the same requests (``docs/model.md`` section 2).
 
 The common request stream (:class:`RequestStream`) is fio-like: random or
 sequential blocks of ``bs`` bytes over a region of the disk (``offset``,
-``size``; the whole disk by default), with a read share.  Random offsets are
+``size``; the whole disk by default), with a read share.  ``rw = "trim"`` /
+``"randtrim"`` issue only discards, as fio's; ``trim_fraction`` and
+``write_zeroes_fraction`` issue that share of the write ops as discards and
+write-zeroes instead (fio has no such mix: a guest's file system discards
+freed blocks and zeroes new ones among its writes).  QEMU copies before all
+three (``block/copy-before-write.c``: ``cbw_co_pwritev``,
+``cbw_co_pwrite_zeroes``, ``cbw_co_pdiscard``).  Random offsets are
 uniform, or with ``offset_dist = "zipf"`` skewed toward hot spots: the region
 is cut into ``zipf_regions`` equal parts, part *k* (from the region's start)
 is chosen with probability proportional to ``1 / (k+1) ** zipf_theta`` and the
@@ -36,7 +42,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ..clock import Environment
 from ..params import WORKLOADS, ConfigError, Section, units
-from ..request import GUEST, READ, WRITE, Request
+from ..request import DISCARD, GUEST, READ, WRITE, WRITE_ZEROES, Request
 from ..rng import Draws
 
 if TYPE_CHECKING:
@@ -70,11 +76,20 @@ class WorkloadConfig(Section):
     to the end of the disk; a sequential stream starts at ``offset`` and wraps
     back to it, as fio does).  ``offset_dist`` is ``uniform`` or ``zipf``
     (random streams only; see the module docstring).
+
+    ``rw`` ``"trim"`` / ``"randtrim"`` issue only discards (sequential or
+    random), as fio's.  ``trim_fraction`` and ``write_zeroes_fraction`` (each
+    0-1, at most 1 together, default 0) turn that share of the write ops into
+    discards and write-zeroes: each write op then takes one more uniform draw
+    of the ``workload`` stream (none when both are 0, nor when one is 1); they
+    change nothing when ``rw`` issues no writes.
     """
 
     kind: str = ""
-    rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw"] = "randrw"
+    rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw", "trim", "randtrim"] = "randrw"
     rwmixread: int = Field(70, ge=0, le=100)
+    trim_fraction: float = Field(0.0, ge=0.0, le=1.0)
+    write_zeroes_fraction: float = Field(0.0, ge=0.0, le=1.0)
     bs: Annotated[int, BeforeValidator(units.parse_size), Field(ge=512)] = 4096
     duration: Annotated[Literal["backup"] | int, BeforeValidator(_duration)] = "backup"
     offset: Annotated[int, BeforeValidator(units.parse_size), Field(ge=0)] = 0
@@ -91,6 +106,12 @@ class WorkloadConfig(Section):
             )
         if self.size is not None and self.size < self.bs:
             raise ConfigError("size", self.size, f"at least bs ({units.format_size(self.bs)})")
+        if self.trim_fraction + self.write_zeroes_fraction > 1.0:
+            raise ConfigError(
+                "write_zeroes_fraction",
+                self.write_zeroes_fraction,
+                f"at most 1 - trim_fraction ({1.0 - self.trim_fraction:g}): both are shares of the write ops",
+            )
         return self
 
     def check_disk(self, disk_size: int) -> None:
@@ -100,7 +121,18 @@ class WorkloadConfig(Section):
         stream_region(self, disk_size)
 
 
-STREAM_KEYS = ("rw", "rwmixread", "bs", "offset", "size", "offset_dist", "zipf_theta", "zipf_regions")
+STREAM_KEYS = (
+    "rw",
+    "rwmixread",
+    "trim_fraction",
+    "write_zeroes_fraction",
+    "bs",
+    "offset",
+    "size",
+    "offset_dist",
+    "zipf_theta",
+    "zipf_regions",
+)
 
 
 def reject_stream_keys(cfg: WorkloadConfig, kind: str) -> None:
@@ -153,7 +185,13 @@ class ZipfRegions:
 
 
 class RequestStream:
-    """The fio-like sequence of (operation, offset): random or sequential, with a read mix."""
+    """The fio-like sequence of (operation, offset): random or sequential, with a read mix.
+
+    A write op becomes a discard or a write-zeroes with probabilities
+    ``trim_fraction`` and ``write_zeroes_fraction`` (one uniform draw, taken
+    only when it can change the answer, so the default stream draws what it
+    always drew).
+    """
 
     def __init__(self, cfg: WorkloadConfig, disk_size: int, draws: Draws):
         self.draws = draws
@@ -171,10 +209,15 @@ class RequestStream:
         )
         if cfg.rw in ("read", "randread"):
             self.read_share = 1.0
-        elif cfg.rw in ("write", "randwrite"):
+        elif cfg.rw in ("write", "randwrite", "trim", "randtrim"):
             self.read_share = 0.0
         else:
             self.read_share = cfg.rwmixread / 100
+        if cfg.rw in ("trim", "randtrim"):
+            self.discard_share, self.zeroes_share = 1.0, 0.0  # fio's trim: every op a discard
+        else:
+            self.discard_share, self.zeroes_share = cfg.trim_fraction, cfg.write_zeroes_fraction
+        self.split = self.discard_share + self.zeroes_share > 0.0  # some write ops are not writes
         self.next_block = 0
 
     def next(self) -> tuple[int, int]:
@@ -185,6 +228,8 @@ class RequestStream:
             op = WRITE
         else:
             op = READ if self.draws.random() < share else WRITE
+        if op == WRITE and self.split:
+            op = self._write_kind()
         if self.random:
             zipf = self.zipf
             if zipf is None:
@@ -195,6 +240,19 @@ class RequestStream:
             block = self.next_block
             self.next_block = (block + 1) % self.nblocks
         return op, self.base + block * self.bs
+
+    def _write_kind(self) -> int:
+        """A write op's kind: a write, a discard or a write-zeroes (a draw only when it is not certain)."""
+        if self.discard_share == 1.0:
+            return DISCARD
+        if self.zeroes_share == 1.0:
+            return WRITE_ZEROES
+        u = self.draws.random()
+        if u < self.discard_share:
+            return DISCARD
+        if u < self.discard_share + self.zeroes_share:
+            return WRITE_ZEROES
+        return WRITE
 
 
 class Guest:

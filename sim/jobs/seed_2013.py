@@ -33,133 +33,55 @@ job", v4) and described in ``docs/model.md`` section 8:
   drains before the start (the job then ends at once, as ``cancelled``): a
   sleeping or waiting job wakes at once; a copy in flight finishes first.
 
-Later modes (QEMU 6.0+ block-copy with parallel workers; Proxmox with 4 MiB
-clusters) are separate classes with the same ``start`` / ``cancel`` /
-``before_io`` surface.
+Parallel background copies for a policy with depth > 1 (not in the patch)
+run through the shared :class:`sim.jobs.pool.CopyPool`.  Later modes are
+:mod:`sim.jobs.block_copy` and :mod:`sim.jobs.proxmox`.
 """
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import Literal
 
-from .bitmap import CopyBitmap
-from .block import BlockLayer
-from .clock import Environment
-from .coroutine import PARK, Body, Coroutine, sleep
-from .devices import Device
-from .faults import Faults
-from .layout import DiskLayout
-from .oracle import ContentOracle
-from .params import MODES
-from .policies import Policy
-from .request import BACKUP, READ, WRITE, Request
-from .rwlock import CoRwLock
+from pydantic import Field
 
-if TYPE_CHECKING:
-    from .config import BackupConfig, LoopConfig
+from ..coroutine import PARK, Body, Coroutine, sleep
+from ..params import MODES
+from ..request import BACKUP, READ, WRITE, Request
+from ..rwlock import CoRwLock
+from .base import BackupConfig, BackupJob, JobContext, interrupter
 
-__all__ = ["SeedBackupJob"]
+__all__ = ["SeedBackupJob", "SeedConfig"]
+
+
+class SeedConfig(BackupConfig):
+    """``backup.*`` of the 2013 job.
+
+    ``on_cow_error`` is what a guest write whose copy-before-write failed gets:
+    ``fail-guest-write`` (the write and the job fail), ``break-snapshot``
+    (QEMU 7.1+: the write proceeds and the backup is abandoned) or
+    ``leave-hole`` (what the 2013 patch really did: the write fails, the
+    cluster stays marked copied, and the job completes without it).
+    ``cow_on_read`` also copies before guest reads of uncopied clusters, as the
+    reviewed patch's ``before_read`` hook did.
+    """
+
+    on_cow_error: Literal["fail-guest-write", "break-snapshot", "leave-hole"] = "fail-guest-write"
+    cow_on_read: bool = Field(False, strict=True)
 
 
 @MODES.register("seed-2013")
-class SeedBackupJob:
+class SeedBackupJob(BackupJob):
     """QEMU's backup job as proposed in 2013, over a real bitmap and copy-before-write."""
 
-    def __init__(
-        self,
-        env: Environment,
-        blk: BlockLayer,
-        target: Device,
-        cfg: BackupConfig,
-        loop_cfg: LoopConfig,
-        policy: Policy,
-        faults: Faults,
-        oracle: ContentOracle,
-        trace: list | None = None,
-        layout: DiskLayout | None = None,
-    ):
-        self.env = env
-        self.blk = blk
-        self.loop = blk.loop
-        self.source = blk.disk
-        self.target = target
-        self.cfg = cfg
-        self.loop_cfg = loop_cfg
-        self.policy = policy
-        self.faults = faults
-        self.oracle = oracle
-        self.trace = trace
-        self.cluster_size = cfg.cluster_size
-        self.n = cfg.disk_size // cfg.cluster_size
-        self.bitmap = CopyBitmap(self.n)
-        self.lock = CoRwLock(loop_cfg.wake_cost)
-        self.status = "pending"
-        self.error: str | None = None
-        self.active = False
-        self.cancelled = False
-        self.progress = 0  # bytes copied (background and copy-before-write)
-        self.copy_t = array("q")  # completion time of each cluster copy
-        self.copy_cow = array("b")  # whether it was a copy-before-write
-        self.cow_count = 0  # clusters copied before a guest write
-        self.cow_errors = 0  # copy-before-writes that failed
-        self.t_start = -1
-        self.t_end = -1
-        self.done = env.event()
-        self.layout = layout
-        self.zero_clusters = 0  # copied as write-zeroes (no data to the target)
-        self.skipped_clusters = 0  # unallocated, skipped by sync=top
-        self.target_bytes = 0  # data written to the target
-        self.stream = cfg.target_layout == "stream"
-        self.target_pos = 0  # next offset on a stream target
-        self.co: Coroutine | None = None
-        self.bg_in_flight = 0  # background copies running beside the loop (depth > 1)
+    Config = SeedConfig
+    cfg: SeedConfig
+
+    def __init__(self, cfg: SeedConfig, ctx: JobContext):
+        super().__init__(cfg, ctx)
+        self.lock = CoRwLock(ctx.loop_cfg.wake_cost)
         self._gate_wait: tuple[int, int] | None = None  # (cluster, token) the loop waits to copy
-        self._slot_waiter: Coroutine | None = None
-
-    # -- control ------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start now: snapshot the oracle, hook the write path, run the loop."""
-        self.t_start = self.env.now
-        self.status = "running"
-        self.active = True
-        self.oracle.snapshot()
-        if self.layout is not None and self.cfg.sync == "top":
-            before = self.bitmap.count()
-            self.bitmap.set_all_clear_of(self.layout.allocated)
-            self.skipped_clusters = self.bitmap.count() - before
-        self.blk.job = self
-        self.blk.cow_on_read = self.cfg.cow_on_read
-        self.co = Coroutine(
-            self.loop,
-            self._run(),
-            self.loop_cfg.backup_step_cost,
-            zero_sleep_yields=self.loop_cfg.zero_sleep == "yield",
-        )
-        self._trace("start", None)
-        self.policy.start()
-        self.co.start()
-
-    def cancel(self) -> None:
-        """Request cancellation (``block-job-cancel``); before the start, the job ends as it starts."""
-        if self.status == "pending":
-            self.cancelled = True
-            return
-        if self.status != "running":
-            return
-        self.cancelled = True
-        assert self.co is not None  # set by start()
-        self.co.interrupt()
-
-    def fail(self, why: str) -> None:
-        """End the job with an error at its next check."""
-        if self.error is None:
-            self.error = why
-            self._trace("error", why)
-        if self.co is not None:
-            self.co.interrupt()
+        self.cow_on_read = cfg.cow_on_read
 
     # -- the background loop ------------------------------------------------------
 
@@ -168,6 +90,7 @@ class SeedBackupJob:
         assert co is not None  # the coroutine this body runs in
         policy = self.policy
         bitmap = self.bitmap
+        pool = self.pool
         skip_copied = not policy.gates_copied
         c = -1
         while c + 1 < self.n:
@@ -175,38 +98,28 @@ class SeedBackupJob:
             if c >= self.n:
                 break
             # a free copy slot first (depth > 1 only), so the policy's go-ahead is fresh
-            while self.bg_in_flight and self.bg_in_flight >= max(1, policy.depth()) and not self._stopping():
-                self._slot_waiter = co
-                yield PARK
+            yield from pool.wait_slot(co, self._depth, self._stopping)
             ok = yield from self._gate(co, c)
             if not ok:
                 break
             if bitmap.get(c):
                 continue
-            if policy.depth() <= 1 and self.bg_in_flight == 0:
+            if self._depth() <= 1 and pool.in_flight == 0:
                 # the patch: one cluster at a time, in the job's own coroutine
                 if not (yield from self._background_copy(c, co)):
                     break
                 continue
-            self.bg_in_flight += 1
-            worker = Coroutine(self.loop, None, self.loop_cfg.backup_step_cost, zero_sleep_yields=co.zero_sleep_yields)
-            worker.gen = self._worker(c, worker)
-            worker.start()
-        while self.bg_in_flight:
-            self._slot_waiter = co
-            yield PARK
+            pool.spawn(partial(self._background_copy, c))
+        yield from pool.wait_all(co)
         yield from self.lock.wrlock(co)
         self.active = False
         self.blk.job = None
         self.lock.unlock()
-        self.status = "failed" if self.error else "cancelled" if self.cancelled else "completed"
-        self.t_end = self.env.now
-        self._trace("end", self.status)
-        self.policy.stop()
-        self.done.succeed(self.status)
+        self._finish()
 
-    def _stopping(self) -> bool:
-        return self.cancelled or self.error is not None
+    def _depth(self) -> int:
+        """The policy's depth; the patch's own is one cluster at a time."""
+        return self.policy.depth() or 1
 
     def _gate(self, co: Coroutine, c: int) -> Body[bool]:
         """Ask the policy until it lets cluster ``c`` go; False if the job must stop.
@@ -225,7 +138,7 @@ class SeedBackupJob:
             if wait.callbacks is None:  # already processed: ask again
                 continue
             token = co.arm()
-            wait.callbacks.append(_interrupter(co, token))
+            wait.callbacks.append(interrupter(co, token))
             self._gate_wait = (c, token)
             yield PARK
             self._gate_wait = None
@@ -246,14 +159,6 @@ class SeedBackupJob:
             self.blk.untrack(req)
         return ok
 
-    def _worker(self, c: int, co: Coroutine) -> Body[None]:
-        """One background copy running beside others (policies with depth > 1)."""
-        yield from self._background_copy(c, co)
-        self.bg_in_flight -= 1
-        if self._slot_waiter is not None:
-            waiter, self._slot_waiter = self._slot_waiter, None
-            waiter.wake(None)
-
     # -- copy-before-write ----------------------------------------------------------
 
     def before_io(self, req: Request, co: Coroutine) -> Body[bool]:
@@ -261,32 +166,38 @@ class SeedBackupJob:
 
         Returns False when the guest request must fail (``fail-guest-write``).
         """
-        if not self.active or self.error:
+        if not self.active or self.record.error:
             return True
         yield from self.lock.rdlock(co)
-        if not self.active or self.error:
+        if not self.active or self.record.error:
             self.lock.unlock()
             return True
+        rec = self.record
         t0 = self.env.now
-        before = self.cow_count
+        before = rec.cow_count
         ok = yield from self._copy(req.c0, req.c1, co, cow=True)
         self.lock.unlock()
-        if self.cow_count != before or not ok:
+        if rec.cow_count != before or not ok:
             req.cow_ns += self.env.now - t0
-            req.cow_clusters += self.cow_count - before
+            req.cow_clusters += rec.cow_count - before
         if ok:
             return True
-        return self.cfg.on_cow_error == "break-snapshot"
+        if self.cfg.on_cow_error == "break-snapshot":
+            rec.snapshot_broken = True
+            return True
+        return False
 
     def _copy(self, c0: int, c1: int, co: Coroutine, cow: bool) -> Body[bool]:
         """Claim, read and dump every unclaimed cluster of ``c0 .. c1-1``; False on error."""
         bitmap = self.bitmap
         cs = self.cluster_size
         blk = self.blk
+        rec = self.record
         for c in range(c0, c1):
             if bitmap.get(c):
                 continue
             bitmap.set(c)
+            rec.tasks += 1
             self._trace("cow" if cow else "copy", c)
             layout = self.layout
             if layout is not None and not layout.is_allocated(c):
@@ -300,26 +211,24 @@ class SeedBackupJob:
                 gen = rd.gen
             zero = layout is not None and gen == 0 and layout.is_zero(c)
             if zero:
-                self.zero_clusters += 1
+                rec.zero_clusters += 1
             if zero and self.stream:
                 pass  # the archive records a zero cluster without I/O
             else:
                 nbytes = 0 if zero else cs  # write-zeroes carries no data
                 if self.stream:
-                    wr = Request(WRITE, self.target_pos, nbytes, BACKUP)
+                    wr = Request(WRITE, self.target_base + self.target_pos, nbytes, BACKUP)
                     self.target_pos += nbytes
                 else:
-                    wr = Request(WRITE, c * cs, nbytes, BACKUP)
+                    wr = Request(WRITE, self.target_base + c * cs, nbytes, BACKUP)
                 yield from blk.write_for_job(wr, co, self.target)
                 if self.faults.write_fails(c):
                     return self._copy_failed(f"target write error at cluster {c}", cow)
-                self.target_bytes += nbytes
+                rec.target_bytes += nbytes
             self.oracle.copy_landed(c, gen)
-            self.progress += cs
-            self.copy_t.append(self.env.now)
-            self.copy_cow.append(cow)
+            rec.copied(c, self.env.now, cow)
             if cow:
-                self.cow_count += 1
+                rec.cow_count += 1
                 if self._gate_wait is not None and self._gate_wait[0] == c and self.co is not None:
                     self.co.interrupt(self._gate_wait[1])
             self.policy.on_copy(cs, cow)
@@ -329,22 +238,9 @@ class SeedBackupJob:
     def _copy_failed(self, why: str, cow: bool) -> bool:
         """A copy's read or write failed: fail the job, or (``leave-hole``) only the guest write."""
         if cow:
-            self.cow_errors += 1
+            self.record.cow_errors += 1
             if self.cfg.on_cow_error == "leave-hole":
                 self._trace("cow-error", why)  # the bit stays set: the loop will skip this cluster
                 return False
         self.fail(why)
         return False
-
-    def _trace(self, what: str, detail) -> None:
-        if self.trace is not None:
-            self.trace.append((self.env.now, "job", what, detail))
-
-
-def _interrupter(co: Coroutine, token: int) -> Callable[[object], None]:
-    """A SimPy event callback that interrupts ``co``'s park armed with ``token`` (and no later one)."""
-
-    def callback(_event: object) -> None:
-        co.interrupt(token)
-
-    return callback

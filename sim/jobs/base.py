@@ -1,0 +1,418 @@
+"""The backup job contract: what every backup mode is, and what the rest of the model sees of it.
+
+A backup mode (``backup.mode``) is a class registered in :data:`sim.params.MODES`
+by the module that defines it, with a ``Config`` (a :class:`BackupConfig`
+subclass: the keys of ``backup.*`` it accepts) and this surface:
+
+* ``Job(cfg, ctx)``: built from its config slice and a :class:`JobContext`
+  (the clock, the block layer, the devices, the policy, faults, the content
+  oracle, the disk layout and the trace list);
+* :meth:`BackupJob.start` (called once the block layer has drained),
+  :meth:`BackupJob.cancel`, and ``done``, a SimPy event fired with the final
+  status;
+* :meth:`BackupJob.before_io`, the one hook the block layer calls on a guest
+  write, discard or write-zeroes (and on reads when :attr:`BackupJob.cow_on_read`):
+  copy-before-write, as QEMU's ``before_write`` notifier (2013) or the
+  ``copy-before-write`` filter (QEMU 6.2+) does;
+* :attr:`BackupJob.record`, a :class:`JobRecord` that :mod:`sim.metrics` reads;
+* :attr:`BackupJob.view`, a read-only :class:`JobProgress` that pacing
+  policies read.
+
+Parallel background copies (a policy's ``depth``, QEMU's ``max-workers``) go
+through the one shared :class:`sim.jobs.pool.CopyPool`.  To add a mode, see
+``docs/extending.md``: one module in this package (or a plug-in module named
+``module:Class``) and its tests.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from ..bitmap import CopyBitmap
+from ..coroutine import Coroutine
+from ..params import MODES, Invalid, Section, Size, Time, units
+from .pool import CopyPool
+
+if TYPE_CHECKING:
+    from ..block import BlockLayer
+    from ..clock import Environment
+    from ..coroutine import Body
+    from ..devices import Device
+    from ..faults import Faults
+    from ..layout import DiskLayout
+    from ..oracle import ContentOracle
+    from ..policies import Policy
+    from ..request import Request
+
+__all__ = ["BackupConfig", "BackupJob", "JobContext", "JobProgress", "JobRecord", "NoBackup", "backup_config"]
+
+
+class BackupConfig(Section):
+    """The keys every backup mode shares (``docs/model.md``, "Backup jobs").
+
+    ``start`` is when the job starts (the guest warms up before), ``cancel_at``
+    when the user cancels it (relative to ``start``).  ``cluster_size`` is the
+    copy bitmap's granularity (a mode may raise it: :attr:`cluster`).
+    ``target_layout`` is where copies land on the target: ``stream`` appends
+    them in the order they are made (an archive: VMA, a PBS upload), ``image``
+    writes each cluster at its own offset (a raw or qcow2 target image).
+    ``allocated`` and ``zero_fraction`` describe a sparse source
+    (:mod:`sim.layout`); ``sync = "top"`` skips unallocated clusters,
+    ``"full"`` copies them as zeroes.  ``target_on_source`` puts the target on
+    the source disk itself, in a region after the disk's own bytes (a local
+    backup to the same disk or array), so the backup's reads and writes and the
+    guest's I/O share one device queue and, on a disk with seeks, one head.
+    """
+
+    mode: str = ""
+    disk_size: Size = 16 << 30
+    cluster_size: Size = 64 << 10
+    start: Time = 2 * 10**9
+    cancel_at: Time | None = None
+    target_layout: Literal["stream", "image"] = "stream"
+    target_on_source: bool = Field(False, strict=True)
+    sync: Literal["full", "top"] = "full"
+    allocated: float = Field(1.0, gt=0.0, le=1.0)
+    zero_fraction: float = Field(0.0, ge=0.0, le=1.0)
+
+    @property
+    def cluster(self) -> int:
+        """The copy bitmap's granularity in force (block-copy raises ``cluster_size``)."""
+        return self.cluster_size
+
+    @property
+    def clusters(self) -> int:
+        """How many clusters the disk has."""
+        return self.disk_size // self.cluster
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> BackupConfig:
+        c = self.cluster_size
+        if c < 512 or c & (c - 1):
+            raise Invalid("cluster_size", c, "a power of two of at least 512 bytes")
+        if self.disk_size <= 0:
+            raise Invalid("disk_size", self.disk_size, "a size greater than zero")
+        c = self.cluster
+        if c > self.disk_size:
+            raise Invalid("cluster_size", c, f"at most disk_size ({units.format_size(self.disk_size)})")
+        if self.disk_size % c:
+            raise Invalid("disk_size", self.disk_size, f"a multiple of the cluster size ({units.format_size(c)})")
+        return self
+
+
+def backup_config(data: Any) -> BackupConfig:
+    """Validate a ``backup`` table against the ``Config`` of the mode it names (default ``seed-2013``).
+
+    A key that only another mode has gets an error naming that mode.
+    """
+    if isinstance(data, dict):
+        name = data.get("mode", "seed-2013")
+        if isinstance(name, str) and name:
+            cls = MODES.get(name).Config
+            for key, value in data.items():
+                if key not in cls.model_fields:
+                    owners = [n for n, c in MODES.items() if key in c.Config.model_fields]
+                    if owners:
+                        raise Invalid(
+                            f"backup.{key}",
+                            value,
+                            f"a key of backup mode {name!r} ({key!r} belongs to mode {owners[0]!r})",
+                        )
+    return MODES.section(data, "seed-2013", BackupConfig)
+
+
+class JobContext:
+    """What a job is built from: the clock, the block layer and devices, and its collaborators."""
+
+    def __init__(
+        self,
+        env: Environment,
+        blk: BlockLayer,
+        target: Device,
+        loop_cfg: Any,
+        policy: Policy,
+        faults: Faults,
+        oracle: ContentOracle,
+        serialize: bool = True,
+        layout: DiskLayout | None = None,
+        trace: list | None = None,
+        fleece: Device | None = None,
+        target_base: int = 0,
+    ):
+        self.env = env
+        self.blk = blk
+        self.target = target
+        self.loop_cfg = loop_cfg
+        self.policy = policy
+        self.faults = faults
+        self.oracle = oracle
+        self.serialize = serialize  # block.serialize_overlaps
+        self.layout = layout
+        self.trace = trace
+        self.fleece = fleece  # the fleecing image's device, when the mode uses one
+        self.target_base = target_base  # byte offset of the target region on its device
+
+
+class JobRecord:
+    """What a run's metrics read of the job (``runs.parquet``, timelines).
+
+    ``copy_t`` / ``copy_cow`` hold one entry per cluster copied: when it
+    landed on the target and whether a guest write's copy-before-write did it.
+    """
+
+    __slots__ = (
+        "status",
+        "error",
+        "t_start",
+        "t_end",
+        "n",
+        "cluster_size",
+        "progress",
+        "copy_t",
+        "copy_cow",
+        "cow_count",
+        "cow_errors",
+        "target_bytes",
+        "zero_clusters",
+        "skipped_clusters",
+        "tasks",
+        "retries",
+        "fleece_bytes",
+        "fleece_peak_bytes",
+        "peak_in_flight_bytes",
+        "snapshot_broken",
+    )
+
+    def __init__(self, n: int, cluster_size: int):
+        self.status = "pending"
+        self.error: str | None = None
+        self.t_start = -1
+        self.t_end = -1
+        self.n = n  # clusters of the disk
+        self.cluster_size = cluster_size
+        self.progress = 0  # bytes copied to the target (background and copy-before-write)
+        self.copy_t = array("q")
+        self.copy_cow = array("b")
+        self.cow_count = 0  # clusters copied before a guest write
+        self.cow_errors = 0  # copy-before-writes that failed
+        self.target_bytes = 0  # data written to the target
+        self.zero_clusters = 0  # copied as write-zeroes (no data to the target)
+        self.skipped_clusters = 0  # unallocated, skipped by sync=top
+        self.tasks = 0  # copy tasks created (block-copy; one per cluster for the 2013 job)
+        self.retries = 0  # tasks dropped or failed and copied again (block-copy)
+        self.fleece_bytes = 0  # bytes held in the fleecing image now
+        self.fleece_peak_bytes = 0  # the most it held
+        self.peak_in_flight_bytes = 0  # the most bytes in copy tasks at once (block-copy's buffer)
+        self.snapshot_broken = False  # break-snapshot happened
+
+    def copied(self, c: int, t: int, cow: bool) -> None:
+        """Cluster ``c`` landed on the target at ``t``."""
+        self.progress += self.cluster_size
+        self.copy_t.append(t)
+        self.copy_cow.append(cow)
+
+
+class JobProgress:
+    """A read-only view of a job's progress, for pacing policies."""
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: BackupJob):
+        self._job = job
+
+    @property
+    def t_start(self) -> int:
+        """When the job started (ns; -1 before)."""
+        return self._job.record.t_start
+
+    @property
+    def cluster_size(self) -> int:
+        """Bytes per cluster of the copy bitmap."""
+        return self._job.record.cluster_size
+
+    @property
+    def unit(self) -> int:
+        """Bytes one background step copies (a cluster; a chunk in block-copy)."""
+        return self._job.unit
+
+    @property
+    def total_bytes(self) -> int:
+        """The disk's size."""
+        return self._job.record.n * self._job.record.cluster_size
+
+    @property
+    def copied_bytes(self) -> int:
+        """Bytes on the target so far."""
+        return self._job.record.progress
+
+    @property
+    def remaining_bytes(self) -> int:
+        """Bytes not yet claimed by a copy (neither copied nor in flight)."""
+        return self._job.remaining_clusters() * self._job.record.cluster_size
+
+    @property
+    def status(self) -> str:
+        return self._job.record.status
+
+    @property
+    def charges_on_create(self) -> bool:
+        """The job reports a task's bytes when it creates the task (block-copy), not after the copy."""
+        return self._job.charges_on_create
+
+
+class BackupJob:
+    """Base of every backup mode: the control surface, the record and the progress view.
+
+    Subclasses set ``Config`` and implement :meth:`_run` (the job's coroutine,
+    which ends by calling :meth:`_finish`) and :meth:`before_io`.
+    """
+
+    mode: ClassVar[str] = ""
+    Config: ClassVar[type[BackupConfig]] = BackupConfig
+    #: Guest requests are tracked and serialized against each other while this job
+    #: runs (the block layer's ``wait_for_overlapping_requests`` of 2013); modes
+    #: that serialize through their own request list (block-copy) set False.
+    tracks_guest: ClassVar[bool] = True
+    cow_on_read = False
+    #: :meth:`~sim.policies.Policy.on_copy` comes when a task is created (block-copy's
+    #: limiter charges then) rather than when a cluster has been copied (2013).
+    charges_on_create: ClassVar[bool] = False
+
+    def __init__(self, cfg: BackupConfig, ctx: JobContext):
+        self.cfg = cfg
+        self.ctx = ctx
+        self.env = ctx.env
+        self.trace = ctx.trace
+        self.policy = ctx.policy
+        self.blk = ctx.blk
+        self.loop = ctx.blk.loop
+        self.source = ctx.blk.disk
+        self.target = ctx.target
+        self.loop_cfg = ctx.loop_cfg
+        self.faults = ctx.faults
+        self.oracle = ctx.oracle
+        self.layout = ctx.layout
+        self.serialize = ctx.serialize
+        self.target_base = ctx.target_base
+        self.cluster_size = cfg.cluster
+        self.n = cfg.disk_size // self.cluster_size
+        self.unit = self.cluster_size
+        self.bitmap = CopyBitmap(self.n)  # set: copied, claimed by a copy in flight, or not to copy
+        self.record = JobRecord(self.n, self.cluster_size)
+        self.view = JobProgress(self)
+        self.done = ctx.env.event()
+        self.cancelled = False
+        self.active = False  # the write hook is installed
+        self.stream = cfg.target_layout == "stream"
+        self.target_pos = 0  # next offset on a stream target
+        self.co: Coroutine | None = None  # the job's own coroutine (its run loop)
+        zero_yields = ctx.loop_cfg.zero_sleep == "yield"
+        self.pool = CopyPool(self.loop, ctx.loop_cfg.backup_step_cost, zero_yields)
+
+    # -- the contract ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start now (the block layer has drained): snapshot the oracle, install the hook, run :meth:`_run`.
+
+        With ``sync = "top"`` the unallocated clusters are marked as not to copy first.
+        """
+        rec = self.record
+        rec.t_start = self.env.now
+        rec.status = "running"
+        self.active = True
+        self.oracle.snapshot()
+        if self.layout is not None and self.cfg.sync == "top":
+            before = self.bitmap.count()
+            self.bitmap.set_all_clear_of(self.layout.allocated)
+            rec.skipped_clusters = self.bitmap.count() - before
+        self._starting()
+        self.blk.job = self
+        self.co = Coroutine(
+            self.loop,
+            self._run(),
+            self.loop_cfg.backup_step_cost,
+            zero_sleep_yields=self.pool.zero_sleep_yields,
+        )
+        self._trace("start", None)
+        self.policy.start()
+        self.co.start()
+
+    def cancel(self) -> None:
+        """``block-job-cancel``: stop as soon as the copies in flight allow; before the start, end as it starts."""
+        if self.status == "pending":
+            self.cancelled = True
+            return
+        if self.status != "running":
+            return
+        self.cancelled = True
+        assert self.co is not None  # set by start()
+        self.co.interrupt()
+
+    def fail(self, why: str) -> None:
+        """End the job with an error at its next check."""
+        if self.record.error is None:
+            self.record.error = why
+            self._trace("error", why)
+        if self.co is not None:
+            self.co.interrupt()
+
+    def before_io(self, req: Request, co: Coroutine) -> Body[bool]:
+        """Copy-before-write for guest request ``req``; False when the request must fail."""
+        raise NotImplementedError
+
+    def remaining_clusters(self) -> int:
+        """Clusters not yet claimed by a copy."""
+        return self.n - self.bitmap.count()
+
+    def _run(self) -> Body[None]:
+        """The job's own coroutine: copy, then end with :meth:`_finish`."""
+        raise NotImplementedError
+
+    def _starting(self) -> None:
+        """A mode's own step at the start, before the hook is installed."""
+
+    def _stopping(self) -> bool:
+        return self.cancelled or self.record.error is not None
+
+    # -- shared helpers -------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    def _finish(self) -> None:
+        """End the job: status from error / cancel, end time, the policy told, ``done`` fired."""
+        rec = self.record
+        rec.status = "failed" if rec.error else "cancelled" if self.cancelled else "completed"
+        rec.t_end = self.env.now
+        self._trace("end", rec.status)
+        self.policy.stop()
+        self.done.succeed(rec.status)
+
+    def _trace(self, what: str, detail: Any) -> None:
+        if self.trace is not None:
+            self.trace.append((self.env.now, "job", what, detail))
+
+
+@MODES.register("none")
+class NoBackup:
+    """``backup.mode = "none"``: no job (the guest alone, for baselines and model checks)."""
+
+    Config = BackupConfig
+
+
+def interrupter(co: Coroutine, token: int) -> Callable[[object], None]:
+    """A SimPy event callback that interrupts ``co``'s park armed with ``token`` (and no later one)."""
+
+    def callback(_event: object) -> None:
+        co.interrupt(token)
+
+    return callback
