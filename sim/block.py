@@ -74,8 +74,12 @@ class BlockLayer:
 
     # -- guest requests ---------------------------------------------------------
 
-    def submit_guest(self, req: Request, on_done: Callable[[Request], None]) -> None:
-        """The guest notifies QEMU of ``req`` now; ``on_done(req)`` when it completes."""
+    def submit_guest(self, req: Request, on_done: Callable[[Request], None], cost: int | None = None) -> None:
+        """The guest notifies QEMU of ``req`` now; ``on_done(req)`` when it completes.
+
+        ``cost`` is the loop CPU of the notification's handler (``loop.submit_cost``
+        by default; an NBD export's request costs its own: :mod:`sim.nbd`).
+        """
         req.t_submit = self.env.now
         req.on_done = on_done
         self.clusters(req)
@@ -86,7 +90,7 @@ class BlockLayer:
         req.co = co
         if self.trace is not None:
             self.trace.append((self.env.now, "guest", "submit", req))
-        co.start(self.costs.submit_cost)
+        co.start(self.costs.submit_cost if cost is None else cost)
 
     def _guest(self, req: Request) -> Body[None]:
         co = req.co
@@ -136,8 +140,15 @@ class BlockLayer:
         requests go on as soon as ``then`` returns.
         """
         self._gate = []
+        # QEMU drains the node too: a throttle node lets its queued requests go (throttle_drain_begin)
+        begin = getattr(self.disk, "drain_begin", None)  # a plug-in device may have none
+        if begin is not None:
+            begin()
 
         def release() -> None:
+            end = getattr(self.disk, "drain_end", None)
+            if end is not None:
+                end()
             then()
             gate, self._gate = self._gate or [], None
             for co in gate:

@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="policies, workloads and device profiles with their parameters")
 
+    cal = sub.add_parser("calibrate", help="run the calibration cases on a real QEMU and in backupsim, side by side")
+    cal.add_argument("--out", type=Path, default=Path("results") / "calibration", help="results folder")
+    cal.add_argument("--reps", type=int, default=3, help="repetitions per case (real) and seeds (simulated)")
+    cal.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
+    cal.add_argument("--sim-only", action="store_true", help="only the simulated side (no QEMU needed)")
+
     bench = sub.add_parser("bench", help="the performance benchmark; prints JSON on its last line")
     bench.add_argument("--disk-size", default="16GiB")
     bench.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
@@ -126,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list()
         if args.command == "report":
             return _report(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
         if args.command == "bench":
             from .bench import bench
 
@@ -250,6 +258,33 @@ def _params(model) -> str:
 
 def _doc(cls) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0].replace("``", "") if cls.__doc__ else ""
+
+
+def _calibrate(args) -> int:
+    from .calibrate import CASES
+    from .calibrate.compare import calibrate
+    from .calibrate.real import INSTALL_HINT, missing_tools
+
+    names = [c.name for c in CASES]
+    cases = CASES
+    if args.cases:
+        wanted = [n.strip() for n in args.cases.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError("--cases", unknown[0], "case names among " + ", ".join(names), source="command line")
+        cases = tuple(c for c in CASES if c.name in wanted)
+    if args.reps < 1:
+        raise ConfigError("--reps", args.reps, "an integer >= 1", source="command line")
+    if not args.sim_only:
+        missing = missing_tools()
+        if missing:
+            print(f"backupsim calibrate: missing {', '.join(missing)}; {INSTALL_HINT}", file=sys.stderr)
+            print("(or run the simulated side alone: backupsim calibrate --sim-only)", file=sys.stderr)
+            return 2
+    calibrate(args.out, cases, args.reps, sim_only=args.sim_only, say=print)
+    files = "calibration.md, calibration.csv" + ("" if args.sim_only else ", calibration.png")
+    print(f"results: {args.out}/ ({files})")
+    return 0
 
 
 def _list() -> int:

@@ -27,6 +27,13 @@ SimPy callbacks rather than processes: ``docs/kernel.md``):
   lasts about 250 us in the 2013 era, and about one iteration when guest
   handlers keep the loop busy.
 
+* A loop blocked in poll runs again ``idle_wake`` ns after the event that
+  wakes it (a post or its alarm): the host CPU leaving its idle state and the
+  scheduler running the thread; with ``idle_wake_p99`` each wake's time is
+  drawn from a lognormal distribution with median ``idle_wake`` and that 99th
+  percentile.  0 by default; ``backupsim calibrate`` measures both on the
+  machine it compares against.
+
 Handlers posted during an iteration are seen by the next poll (which then does
 not block).  Each iteration takes the handlers ready at its poll, in the order
 they became ready, then the timers expired at the start of its timer phase.
@@ -57,8 +64,18 @@ Handler = Callable[[Any], "tuple[int, Callable[[Any], Any], Any] | None"]
 class EventLoop:
     """The single-threaded, non-preemptive main loop, driven by SimPy time."""
 
-    def __init__(self, env: Environment, timer_min_rearm: int = 0, trace: list | None = None, iteration_cost: int = 0):
+    def __init__(
+        self,
+        env: Environment,
+        timer_min_rearm: int = 0,
+        trace: list | None = None,
+        iteration_cost: int = 0,
+        idle_wake: int = 0,
+        wake_sampler: Callable[[], int] | None = None,
+    ):
         self.env = env
+        self.idle_wake = idle_wake  # time from an event to the first handler when the loop was blocked in poll
+        self.wake_sampler = wake_sampler  # draws each wake's time (else every wake takes idle_wake)
         self.rearm = timer_min_rearm
         self.iteration_cost = iteration_cost
         self.trace = trace
@@ -86,8 +103,19 @@ class EventLoop:
         self._ready.append((fn, arg, cost, self.env.now if guest else -1))
         if not self._busy:
             self._busy = True
+            if self.idle_wake:
+                # the thread sleeps in poll: it runs again only after the host wakes it
+                self.env.timeout(self._wake_time()).callbacks.append(self._woken)
+                return
             self._new_iteration()
             self._run()
+
+    def _wake_time(self) -> int:
+        return self.wake_sampler() if self.wake_sampler is not None else self.idle_wake
+
+    def _woken(self, _event: Any = None) -> None:
+        self._new_iteration()
+        self._run()
 
     def call_later(self, delay: int, fn: Handler, arg: Any = None, cost: int = 0) -> None:
         """A timer: ``fn(arg)`` runs (costing ``cost``) in the timer phase after ``now + delay``."""
@@ -191,5 +219,8 @@ class EventLoop:
         if self._busy or event is not self._alarm_ev:
             return
         self._busy = True
+        if self.idle_wake:
+            self.env.timeout(self._wake_time()).callbacks.append(self._woken)
+            return
         self._new_iteration()
         self._run()

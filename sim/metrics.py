@@ -4,6 +4,12 @@
   wait, copy-before-write, device queueing and service.  Percentiles cover
   requests *submitted* in the backup window ``[start, end)``; counts cover the
   whole run.  Percentiles use numpy's default (linear interpolation).
+  This is fio's ``lat``: from the guest's issue to the completion.
+* Schedule latency, for a paced guest only (``fio-rate``, whose frame has
+  ``t_due_ns``): completion - due time, over requests *due* in the window
+  (``guest_sched_*``), and the I/Os due but never issued when the guest
+  stopped (``guest_sched_unissued``): the latency the application feels,
+  coordinated omission included.
 * Backup: duration, bytes, throughput, clusters copied before a guest write
   (``cow_clusters``), the share of guest writes delayed by copy-before-write
   and their extra latency, status.  ``consistent`` (every copied cluster holds
@@ -20,7 +26,7 @@ import pandas as pd
 
 from .request import OP_NAMES
 
-__all__ = ["guest_frame", "summarize", "timeline", "latency_histogram", "HIST_EDGES_NS"]
+__all__ = ["guest_frame", "summarize", "schedule_summary", "timeline", "latency_histogram", "HIST_EDGES_NS"]
 
 #: Latency histogram bin edges: 20 per decade from 100 ns to 1000 s.
 HIST_EDGES_NS = np.unique(np.round(np.logspace(2, 12, 201)).astype(np.int64))
@@ -30,7 +36,7 @@ def guest_frame(guest) -> pd.DataFrame:
     """One row per completed guest request, in completion order."""
     t_submit = _np(guest.t_submit, np.int64)
     t_done = _np(guest.t_done, np.int64)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "index": _np(guest.index, np.int64),
             "t_submit_ns": t_submit,
@@ -43,6 +49,10 @@ def guest_frame(guest) -> pd.DataFrame:
             "error": _np(guest.error, np.int8).astype(bool),
         }
     )
+    t_due = getattr(guest, "t_due", None)
+    if t_due is not None:  # a paced guest (fio-rate): when each request was due, for schedule_summary
+        frame["t_due_ns"] = _np(t_due, np.int64)
+    return frame
 
 
 def _np(values, dtype) -> np.ndarray:
@@ -75,6 +85,25 @@ def latency_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
         out[f"{name}_mean_us"] = float(arr.mean()) / 1000.0 if arr.size else float("nan")
     span = max(end - start, 1)
     out["guest_iops"] = float(m.sum()) * 1e9 / span
+    return out
+
+
+def schedule_summary(frame: pd.DataFrame, start: int, end: int) -> dict:
+    """Percentiles (us) of completion minus *due* time of requests due in ``[start, end)``.
+
+    The latency the application feels, lag behind its schedule included (what
+    fio's ``lat`` leaves out: coordinated omission).  Only for a frame with
+    ``t_due_ns`` (a paced guest, :mod:`sim.workloads.fio_rate`); for an
+    unpaced one a request is due when issued, so these equal ``guest_*``.
+    """
+    due = frame["t_due_ns"].to_numpy()
+    m = (due >= start) & (due < end)
+    lat = (frame["t_done_ns"].to_numpy() - due)[m]
+    out = {}
+    for q, tag in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p999")):
+        out[f"guest_sched_{tag}_us"] = _pct_us(lat, q)
+    out["guest_sched_max_us"] = float(lat.max()) / 1000.0 if lat.size else float("nan")
+    out["guest_sched_mean_us"] = float(lat.mean()) / 1000.0 if lat.size else float("nan")
     return out
 
 
@@ -134,6 +163,10 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
     row["guest_bytes"] = int(frame["bytes"].sum())
     row["guest_errors"] = int(frame["error"].sum())
     row.update(latency_summary(frame, start, end))
+    paced = "t_due_ns" in frame.columns  # only a paced guest's runs have the schedule columns
+    if paced:
+        row.update(schedule_summary(frame, start, end))
+        row["guest_sched_unissued"] = int(getattr(model.guest, "unissued", None) or 0)
     m = window_mask(frame, start, end) & (ops == "write")
     cow = frame["cow_ns"].to_numpy()[m]
     delayed = cow[cow > 0]
@@ -168,6 +201,10 @@ def summarize(model, baseline=None, frame: pd.DataFrame | None = None) -> dict:
             "slowdown_p99",
         ):
             row[k] = float("nan")
+    if paced:
+        bsched = schedule_summary(bframe, start, end) if baseline is not None else {}
+        for tag in ("p50", "p99", "p999"):
+            row[f"baseline_guest_sched_{tag}_us"] = bsched.get(f"guest_sched_{tag}_us", float("nan"))
     return row
 
 

@@ -14,7 +14,9 @@ same seed, run until ``until``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from statistics import NormalDist
 
 import simpy
 
@@ -26,6 +28,7 @@ from .faults import Faults
 from .jobs import BackupJob, JobContext, make_job
 from .layout import DiskLayout
 from .loop import EventLoop
+from .nbd import NbdExport
 from .oracle import ContentOracle
 from .params import MODES
 from .policies import PolicyContext, make_policy
@@ -46,14 +49,22 @@ class Model:
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.clusters
         mode = MODES.get(cfg.backup.mode) if with_backup and cfg.backup.mode != "none" else None
-        self.loop = EventLoop(env, cfg.loop.rearm_ns, self.trace, cfg.loop.iteration_cost)
-        self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace)
+        self.loop = EventLoop(
+            env,
+            cfg.loop.rearm_ns,
+            self.trace,
+            cfg.loop.iteration_cost,
+            cfg.loop.idle_wake,
+            _wake_sampler(cfg.loop.idle_wake, cfg.loop.idle_wake_p99, streams),
+        )
+        groups: dict = {}  # this run's throttle groups by name, shared by its devices (sim/devices/throttle.py)
+        self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace, groups)
         if cfg.backup.target_on_source:
             # a local backup to the same disk or array: one device, one queue, one head;
             # the target region lies after the disk's own bytes
             self.target = self.disk
         else:
-            self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace)
+            self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace, groups)
         self.oracle = ContentOracle(n)
         self.blk = BlockLayer(
             env,
@@ -65,7 +76,10 @@ class Model:
             self.oracle,
             self.trace,
         )
-        self.guest = make_guest(env, cfg.workload, self.blk, cfg.backup.disk_size, Draws(streams.generator("workload")))
+        # the guest reaches the block layer directly (virtio) or through QEMU's NBD export
+        self.nbd = NbdExport(self.blk, cfg.nbd) if cfg.nbd.enabled else None
+        front = self.nbd if self.nbd is not None else self.blk
+        self.guest = make_guest(env, cfg.workload, front, cfg.backup.disk_size, Draws(streams.generator("workload")))
         self.job: BackupJob | None = None
         if mode is not None:
             ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target, Draws(streams.generator("policy")))
@@ -76,7 +90,7 @@ class Model:
                 layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
             fleece = None
             if getattr(cfg.backup, "fleecing", False):
-                fleece = make_device(env, cfg.fleece, _per_origin(streams, "fleece"), "fleece", self.trace)
+                fleece = make_device(env, cfg.fleece, _per_origin(streams, "fleece"), "fleece", self.trace, groups)
             jctx = JobContext(
                 env,
                 self.blk,
@@ -158,3 +172,17 @@ def _per_origin(streams: Streams, name: str) -> dict[int, RequestDraws]:
     # request's draws keyed to the request, so every guest request gets the same
     # draws with and without a backup (common random numbers)
     return {GUEST: RequestDraws(streams, name, "guest"), BACKUP: RequestDraws(streams, name, "backup")}
+
+
+def _wake_sampler(median: int, p99: int | None, streams: Streams) -> Callable[[], int] | None:
+    """Lognormal wake times with ``median`` and 99th percentile ``p99`` (None: every wake takes ``median``)."""
+    if not median or p99 is None or p99 <= median:
+        return None
+    sigma = math.log(p99 / median) / NormalDist().inv_cdf(0.99)
+    draws = Draws(streams.generator("loop"))
+    inv = NormalDist().inv_cdf
+
+    def sample() -> int:
+        return int(median * math.exp(sigma * inv(min(max(draws.random(), 1e-12), 1 - 1e-12))))
+
+    return sample

@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["Streams", "Draws", "RequestDraws", "STREAMS"]
 
-STREAMS = ("workload", "disk", "target", "fleece", "policy", "faults", "layout")
+STREAMS = ("workload", "disk", "target", "fleece", "policy", "faults", "layout", "loop")
 
 
 class Streams:

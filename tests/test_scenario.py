@@ -106,7 +106,7 @@ def test_every_shipped_scenario_loads_and_runs_small(path):
     runs = scn.runs()
     for spec in (runs[0], runs[-1]):
         res = sim.run_one(spec.config.replace(**{"run.keep_requests": False}))
-        assert res.summary["status"] in ("completed", "timeout") and res.summary["consistent"]
+        assert res.summary["status"] in ("completed", "timeout", "no-backup") and res.summary["consistent"]
 
 
 def _spawned_seed(root_seed: int, r: int) -> int:

@@ -6,7 +6,9 @@ configuration class (:mod:`sim.devices.config`): the linear-cost
 :class:`ChannelSSD` (``channels``) and a :class:`NetworkTarget` (``network``)
 with a local device of profile ``remote`` behind it.  :func:`device_config`
 validates a ``disk`` or ``target`` table against its model's class;
-:func:`make_device` builds the device.
+:func:`make_device` builds the device, behind a :class:`ThrottledDevice`
+(QEMU's throttle filter and group, :mod:`sim.devices.throttle`) when its
+configuration has a ``throttle`` table.
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ from .device import Device
 from .hdd import SeekingDisk
 from .network import NetworkTarget
 from .profiles import PROFILES
+from .throttle import ThrottleConfig, ThrottledDevice, ThrottleGroup, throttled
 
 __all__ = [
     "Device",
     "SeekingDisk",
     "ChannelSSD",
     "NetworkTarget",
+    "ThrottledDevice",
+    "ThrottleGroup",
+    "ThrottleConfig",
     "PROFILES",
     "DeviceConfig",
     "device_config",
@@ -62,10 +68,25 @@ def device_config(data: Any, section: str = "disk") -> DeviceConfig:
         raise from_validation_error(e, data, None, f"{section}.") from None
 
 
-def make_device(env, cfg: DeviceConfig, draws=None, name: str = "disk", trace: list | None = None):
-    """The device object for ``cfg``."""
+def make_device(
+    env,
+    cfg: DeviceConfig,
+    draws=None,
+    name: str = "disk",
+    trace: list | None = None,
+    groups: dict[str, ThrottleGroup] | None = None,
+):
+    """The device object for ``cfg``, behind a throttle node when ``cfg.throttle`` is set.
+
+    ``groups`` holds one run's throttle groups by name, so that the devices of
+    one run whose ``throttle.group`` is the same share a group (pass one dict
+    for every device of a run; None: a group of this device's own).
+    """
 
     def make(profile: str, sub_name: str):
         return make_device(env, device_config({"profile": profile}), draws, sub_name, trace)
 
-    return DEVICES.get(cfg.model).build(env, cfg, draws, name, trace, make)
+    device = DEVICES.get(cfg.model).build(env, cfg, draws, name, trace, make)
+    if cfg.throttle is not None:
+        device = throttled(env, device, cfg.throttle, name, trace, groups, f"{name}.throttle")
+    return device

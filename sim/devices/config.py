@@ -19,6 +19,9 @@ the scenario leaves out (``custom``: none).
 * ``network`` (:class:`NetworkConfig`, :mod:`sim.devices.network`): a link of
   ``link_bw``, a round trip ``rtt`` and a local device of profile ``remote``.
 
+Every model also takes a ``throttle`` table (:class:`ThrottleConfig`): QEMU's
+throttle limits in front of the device (:mod:`sim.devices.throttle`).
+
 To add a model: subclass :class:`DeviceConfig` with the model's own fields,
 write the device class with ``Config`` set to it and register it with
 ``@DEVICES.register("name")`` (see ``docs/extending.md``).
@@ -32,6 +35,7 @@ from pydantic import Field, model_validator
 
 from ..params import Bandwidth, Invalid, Section, Size, Time
 from .profiles import PROFILES
+from .throttle import ThrottleConfig
 
 __all__ = ["DeviceConfig", "SeekConfig", "ChannelsConfig", "NetworkConfig"]
 
@@ -53,6 +57,8 @@ class DeviceConfig(Section):
     cv: float = Field(0.0, ge=0.0, le=10.0)
     stall_prob: float = Field(0.0, ge=0.0, le=1.0)
     stall_time: Time = 0
+    #: QEMU I/O throttling in front of the device (:mod:`sim.devices.throttle`); None: none
+    throttle: ThrottleConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DeviceConfig:

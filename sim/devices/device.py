@@ -109,6 +109,12 @@ class Device:
         else:
             self.queue.append((req, done))
 
+    def drain_begin(self) -> None:
+        """A drained section begins (``bdrv_drained_begin``): nothing to do (a throttle node releases its queues)."""
+
+    def drain_end(self) -> None:
+        """The drained section ends (``bdrv_drained_end``)."""
+
     @property
     def mean_in_system(self) -> float:
         """Time-average number of requests queued or in service so far."""

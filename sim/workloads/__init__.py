@@ -17,6 +17,7 @@ from .base import Guest, RequestStream, WorkloadConfig, workload_config
 for _module in (
     "idle",
     "fio",
+    "fio_rate",
     "poisson",
     "script",
     "bursty",

@@ -1,0 +1,205 @@
+"""``backupsim calibrate``: run the cases for real and in backupsim, and write them side by side.
+
+:func:`calibrate` measures this machine's tmpfs file and NBD path first
+(:func:`sim.calibrate.real.measure_path`, the ``psync`` file costs), runs each
+case ``reps`` times for real and ``reps`` seeds in backupsim with those costs,
+and writes into ``out``:
+
+* ``calibration.csv``: one row per case: real median and range (min, max over
+  the repetitions) and simulated median of the backup duration and the guest's
+  p50 and p99 latency, and the ratios simulated / real;
+* ``calibration.md``: the same as a table, with the targets (duration within
+  5%, p50 and p99 within 25%) and which cases meet them;
+* ``calibration.png``: simulated against real, one point per case and metric.
+
+With ``sim_only`` the real side is skipped (the table has the simulated column
+only): that is what ``scenarios/qemu-calibration.toml`` shows without QEMU.
+Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..files import atomic_write
+from .cases import CASES, SETUP, Case, Setup
+from .simulated import REFERENCE_FILE, REFERENCE_PATH, FileCosts, sim_config
+
+__all__ = ["calibrate", "measure_file", "TARGETS"]
+
+#: The issue's targets: |sim / real - 1| at most this, per metric.
+TARGETS = {"backup_s": 0.05, "p50_us": 0.25, "p99_us": 0.25}
+
+
+def measure_file(workdir: str = "/dev/shm", seconds: float = 2.0) -> FileCosts:
+    """fio ``psync`` on a tmpfs file: median latency of a 4 KiB and of a 1 MiB random read."""
+    import json
+    import os
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="backupsim-file-", dir=workdir)
+    os.close(fd)
+    try:
+        with open(name, "wb") as f:
+            f.write(np.random.default_rng(0).integers(0, 256, 64 << 20, dtype=np.uint8).tobytes())
+        out = {}
+        for bs in ("4k", "1m"):
+            r = subprocess.run(
+                ["fio", "--name=f", f"--filename={name}", "--ioengine=psync", "--rw=randread", f"--bs={bs}",
+                 "--time_based", f"--runtime={seconds}", "--output-format=json"],
+                capture_output=True, text=True, check=True, timeout=60,
+            )  # fmt: skip
+            job = json.loads(r.stdout)["jobs"][0]["read"]
+            out[bs] = float(job["clat_ns"]["percentile"]["50.000000"])
+        return FileCosts(out["4k"], out["1m"])
+    finally:
+        os.unlink(name)
+
+
+def _sim(case: Case, setup: Setup, seed: int, file: FileCosts, path) -> dict:
+    from ..runner import run_one
+
+    s = run_one(sim_config(case, setup, seed, file, path)).summary
+    return {
+        "backup_s": s["backup_duration_s"] if case.backup else math.nan,
+        "p50_us": s["guest_p50_us"],
+        "p99_us": s["guest_p99_us"],
+    }
+
+
+def _real(case: Case, setup: Setup) -> dict:
+    from .real import run_real
+
+    r = run_real(case, setup)
+    p50, p99 = (np.percentile(r.lat_ns, [50, 99]) / 1e3) if len(r.lat_ns) else (math.nan, math.nan)
+    return {"backup_s": r.backup_s, "p50_us": float(p50), "p99_us": float(p99)}
+
+
+def calibrate(
+    out: Path,
+    cases: Sequence[Case] = CASES,
+    reps: int = 3,
+    setup: Setup = SETUP,
+    sim_only: bool = False,
+    say: Callable[[str], None] = lambda _s: None,
+) -> pd.DataFrame:
+    """Run ``cases`` (real unless ``sim_only``, and simulated) and write the comparison into ``out``."""
+    if sim_only:
+        file, path = REFERENCE_FILE, REFERENCE_PATH
+    else:
+        from .real import measure_path
+
+        file, path = measure_file(), measure_path(setup)
+        say(
+            f"this machine: tmpfs file 4 KiB {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s; "
+            f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us"
+        )
+    rows = []
+    for case in cases:
+        sims = [_sim(case, setup, seed, file, path) for seed in range(reps)]
+        reals = [] if sim_only else [_real(case, setup) for _ in range(reps)]
+        row: dict = {"case": case.name}
+        for m in ("backup_s", "p50_us", "p99_us"):
+            sv = [x[m] for x in sims]
+            row[f"sim_{m}"] = _median(sv)
+            if reals:
+                rv = [x[m] for x in reals]
+                row[f"real_{m}"] = _median(rv)
+                row[f"real_{m}_min"] = min(rv)
+                row[f"real_{m}_max"] = max(rv)
+                row[f"ratio_{m}"] = row[f"sim_{m}"] / row[f"real_{m}"] if row[f"real_{m}"] else math.nan
+        rows.append(row)
+        say(_line(row))
+    table = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "calibration.csv", lambda p: table.to_csv(p, index=False))
+    atomic_write(out / "calibration.md", lambda p: p.write_text(_markdown(table, file, path, reps, sim_only)))
+    if not sim_only:
+        atomic_write(out / "calibration.png", lambda p: _figure(table, p))
+    return table
+
+
+def _median(v: list[float]) -> float:
+    v = [x for x in v if not math.isnan(x)]
+    return statistics.median(v) if v else math.nan
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.3g}"
+
+
+def _line(row: dict) -> str:
+    parts = [row["case"]]
+    for m in ("backup_s", "p50_us", "p99_us"):
+        real = row.get(f"real_{m}")
+        parts.append(f"{m} sim {_fmt(row[f'sim_{m}'])}" + (f" real {_fmt(real)}" if real is not None else ""))
+    return "; ".join(parts)
+
+
+def _ok(row: pd.Series, m: str) -> str:
+    r = row.get(f"ratio_{m}", math.nan)
+    if r is None or math.isnan(r):
+        return ""
+    return " ✓" if abs(r - 1) <= TARGETS[m] else " ✗"
+
+
+def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: bool) -> str:
+    lines = [
+        "# backupsim against a real QEMU",
+        "",
+        f"Costs: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} µs, {file.bytes_per_s / 1e9:.2f} GB/s; "
+        f"NBD path at queue depth 1: 4 KiB read {path.read_4k_ns / 1e3:.1f} µs, write {path.write_4k_ns / 1e3:.1f} µs "
+        f"back to back, write {path.paced_4k_ns / 1e3:.1f} µs (p99 {path.paced_4k_p99_ns / 1e3:.1f}) paced. "
+        f"{reps} repetitions (real) and {reps} seeds (simulated) per case; medians, real range in brackets.",
+        "",
+    ]
+    head = ["case"]
+    for unit in ("backup (s)", "guest p50 (µs)", "guest p99 (µs)"):
+        head += [f"{unit} real", f"{unit} sim", "ratio"] if not sim_only else [f"{unit} sim"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, row in table.iterrows():
+        cells = [row["case"]]
+        for m in ("backup_s", "p50_us", "p99_us"):
+            if sim_only:
+                cells.append(_fmt(row[f"sim_{m}"]))
+            else:
+                cells += [
+                    f"{_fmt(row[f'real_{m}'])} [{_fmt(row[f'real_{m}_min'])}, {_fmt(row[f'real_{m}_max'])}]",
+                    _fmt(row[f"sim_{m}"]),
+                    _fmt(row[f"ratio_{m}"]) + _ok(row, m),
+                ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not sim_only:
+        lines += ["", "Targets: backup duration within 5%, guest p50 and p99 within 25% (✓ met, ✗ missed)."]
+    return "\n".join(lines) + "\n"
+
+
+def _figure(table: pd.DataFrame, p: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2))
+    for ax, (m, label) in zip(
+        fig.subplots(1, 3), (("backup_s", "backup (s)"), ("p50_us", "guest p50 (µs)"), ("p99_us", "guest p99 (µs)"))
+    ):
+        real, sim = table[f"real_{m}"].to_numpy(float), table[f"sim_{m}"].to_numpy(float)
+        ok = ~(np.isnan(real) | np.isnan(sim))
+        if ok.any():
+            lo, hi = min(real[ok].min(), sim[ok].min()), max(real[ok].max(), sim[ok].max())
+            ax.plot([lo, hi], [lo, hi], color="0.6", lw=1)
+            ax.scatter(real[ok], sim[ok], s=18)
+            for name, x, y in zip(table["case"][ok], real[ok], sim[ok]):
+                ax.annotate(name, (x, y), fontsize=6)
+            if m != "backup_s":
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+        ax.set_xlabel(f"real {label}")
+        ax.set_ylabel(f"simulated {label}")
+    fig.tight_layout()
+    fig.savefig(p, format="png", dpi=120)

@@ -1,0 +1,348 @@
+"""The real side of a calibration case: qemu-storage-daemon, a throttle group, NBD, fio, QMP.
+
+:func:`run_real` runs one :class:`~sim.calibrate.cases.Case` on this machine:
+
+1. source and target raw images on a tmpfs (``/dev/shm``), the source filled
+   with random data (every extent allocated, so NBD reads are real reads);
+2. ``qemu-storage-daemon`` with a throttle group of ``bps_total`` on the
+   source (``--object throttle-group``, a ``throttle`` filter node), the
+   throttle node exported over NBD on a Unix socket, QMP on another;
+3. fio as the guest (``ioengine=nbd``, 4 KiB random I/O, ``rate_iops`` with
+   ``rate_process=poisson``, ``iodepth``), writing its ``lat`` log with Unix
+   epoch times (``log_unix_epoch``);
+4. after the warm-up, ``blockdev-backup`` of the throttle node (``sync=full``,
+   the case's ``speed`` and ``x-perf.max-workers``) over QMP; the backup window
+   runs from the job's ``running`` status event to ``BLOCK_JOB_COMPLETED``
+   (QEMU's own event timestamps);
+5. the guest latency percentiles of the requests fio *started* in that window
+   (start = log time - latency; the log time is the reap time, in whole ms).
+
+The QMP client is QEMU's own ``qemu.qmp`` package (optional dependency
+``backupsim[calibrate]``).  Nothing here is imported by the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cases import SETUP, Case, Setup
+
+__all__ = ["RealResult", "PathCosts", "run_real", "measure_path", "missing_tools", "INSTALL_HINT"]
+
+TOOLS = ("qemu-storage-daemon", "qemu-img", "fio")
+INSTALL_HINT = (
+    "install them with: apt-get update && apt-get install -y qemu-system-common qemu-utils fio "
+    "(and pip install 'backupsim[calibrate]' for the QMP client, qemu.qmp)"
+)
+
+
+@dataclass
+class RealResult:
+    """What one real run measured."""
+
+    case: str
+    backup_s: float  # the backup's duration (NaN without a backup)
+    lat_ns: np.ndarray  # fio lat of the requests started in the window
+    window_s: float
+    qemu_version: str
+    fio_version: str
+
+
+def missing_tools() -> list[str]:
+    """The programs (and the QMP package) this machine lacks."""
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    try:
+        import qemu.qmp  # noqa: F401
+    except ImportError:
+        missing.append("python package qemu.qmp")
+    return missing
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.strip().splitlines()[0] if out.strip() else "unknown"
+
+
+def _fill(path: Path, size: int) -> None:
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        step = 1 << 20
+        for _ in range(size // step):
+            f.write(rng.integers(0, 256, step, dtype=np.uint8).tobytes())
+
+
+def _daemon_args(d: Path, setup: Setup) -> list[str]:
+    return [
+        "qemu-storage-daemon",
+        "--chardev",
+        f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
+        "--monitor",
+        "chardev=qmp0",
+        "--object",
+        f"throttle-group,id=tg0,x-bps-total={setup.bps_total}",
+        "--blockdev",
+        f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
+        "--blockdev",
+        "driver=raw,node-name=src-raw,file=src-file",
+        "--blockdev",
+        "driver=throttle,node-name=src,throttle-group=tg0,file=src-raw",
+        "--blockdev",
+        f"driver=file,node-name=tgt-file,filename={d / 'tgt.raw'}",
+        "--blockdev",
+        "driver=raw,node-name=tgt,file=tgt-file",
+        "--nbd-server",
+        f"addr.type=unix,addr.path={d / 'nbd.sock'}",
+        "--export",
+        "type=nbd,id=exp0,node-name=src,name=src,writable=on",
+    ]
+
+
+def _fio_args(d: Path, case: Case, setup: Setup) -> list[str]:
+    return [
+        "fio",
+        "--name=guest",
+        "--ioengine=nbd",
+        f"--uri=nbd+unix:///src?socket={d / 'nbd.sock'}",
+        f"--rw={case.rw}",
+        f"--bs={setup.bs}",
+        f"--iodepth={setup.iodepth}",
+        f"--rate_iops={setup.rate_iops}",
+        "--rate_process=poisson",
+        "--norandommap",
+        "--randrepeat=1",
+        "--time_based",
+        "--runtime=600",
+        f"--write_lat_log={d / 'fio'}",
+        "--log_unix_epoch=1",
+        "--output-format=terse",
+    ]
+
+
+def _wait_for(path: Path, timeout: float = 10.0) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.01)
+
+
+def _event_time(ev: Any) -> float:
+    ts = ev["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
+
+
+async def _backup(qmp_path: Path, case: Case, setup: Setup) -> tuple[float, float]:
+    from qemu.qmp import EventListener, QMPClient
+
+    qmp = QMPClient("backupsim-calibrate")
+    await qmp.connect(str(qmp_path))
+    try:
+        args: dict = {"job-id": "bk", "device": "src", "target": "tgt", "sync": "full"}
+        if case.speed(setup):
+            args["speed"] = case.speed(setup)
+        args["x-perf"] = {"max-workers": case.max_workers}
+        t_start = t_end = None
+        listener = EventListener()
+        with qmp.listen(listener):
+            await qmp.execute("blockdev-backup", args)
+            async for msg in listener:
+                ev: Any = msg
+                name = ev["event"]
+                data = ev.get("data", {})
+                if name == "JOB_STATUS_CHANGE" and data.get("status") == "running" and t_start is None:
+                    t_start = _event_time(ev)
+                if name in ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED") and data.get("device") == "bk":
+                    if data.get("error"):
+                        raise RuntimeError(f"backup failed: {data['error']}")
+                    t_end = _event_time(ev)
+                    break
+        assert t_start is not None and t_end is not None
+        return t_start, t_end
+    finally:
+        await qmp.disconnect()
+
+
+async def _quit(qmp_path: Path) -> None:
+    from qemu.qmp import QMPClient
+
+    qmp = QMPClient("backupsim-calibrate")
+    await qmp.connect(str(qmp_path))
+    await _send_quit(qmp)
+
+
+async def _send_quit(qmp) -> None:
+    """``quit``; the daemon closes the socket as it goes, which the client reports as an error."""
+    try:
+        await qmp.execute("quit")
+    except Exception:
+        pass
+    try:
+        await qmp.disconnect()
+    except Exception:
+        pass
+
+
+def _lat_log(d: Path) -> np.ndarray:
+    """fio's lat log: (start_s, lat_ns) per request; start = reap time - latency."""
+    rows = []
+    for p in sorted(d.glob("fio_lat*.log")):
+        for line in p.read_text().splitlines():
+            parts = [x.strip() for x in line.split(",")]
+            if len(parts) >= 2:
+                t_ms, lat = int(parts[0]), int(parts[1])
+                rows.append((t_ms / 1e3 - lat / 1e9, lat))
+    return np.array(rows, dtype=float).reshape(-1, 2)
+
+
+def run_real(case: Case, setup: Setup = SETUP, workdir: str | None = None) -> RealResult:
+    """Run ``case`` for real; raises ``RuntimeError`` when a tool fails."""
+    tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    d = Path(tempfile.mkdtemp(prefix="backupsim-cal-", dir=workdir or tmpfs))
+    daemon = fio = None
+    try:
+        _fill(d / "src.raw", setup.disk_size)
+        with open(d / "tgt.raw", "wb") as f:
+            f.truncate(setup.disk_size)
+        daemon = subprocess.Popen(_daemon_args(d, setup), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait_for(d / "nbd.sock")
+        _wait_for(d / "qmp.sock")
+        fio = subprocess.Popen(_fio_args(d, case, setup), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=d)
+        time.sleep(setup.warmup_s)
+        if case.backup:
+            t0, t1 = asyncio.run(_backup(d / "qmp.sock", case, setup))
+        else:
+            t0 = time.time()
+            time.sleep(setup.no_backup_s)
+            t1 = time.time()
+        time.sleep(setup.tail_s)
+        fio.send_signal(signal.SIGINT)
+        _, err = fio.communicate(timeout=30)
+        if not list(d.glob("fio_lat*.log")):  # fio exits non-zero on SIGINT; its log is what counts
+            raise RuntimeError(f"fio wrote no latency log (exit {fio.returncode}): {err.decode()[-400:]}")
+        asyncio.run(_quit(d / "qmp.sock"))
+        daemon.wait(timeout=30)
+        log = _lat_log(d)
+        inside = (log[:, 0] >= t0) & (log[:, 0] <= t1)
+        return RealResult(
+            case=case.name,
+            backup_s=(t1 - t0) if case.backup else float("nan"),
+            lat_ns=log[inside, 1],
+            window_s=t1 - t0,
+            qemu_version=_version(["qemu-storage-daemon", "--version"]),
+            fio_version=_version(["fio", "--version"]),
+        )
+    finally:
+        for p in (fio, daemon):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass
+class PathCosts:
+    """The unthrottled NBD path of this machine, measured with fio at queue depth 1."""
+
+    read_4k_ns: float  # median fio lat of a 4 KiB read, back to back
+    write_4k_ns: float
+    read_1m_ns: float  # median fio lat of a 1 MiB read
+    paced_4k_ns: float = 0.0  # median fio lat of a 4 KiB write paced at 200 IOPS (every thread asleep between)
+    paced_4k_p99_ns: float = 0.0  # its 99th percentile
+
+    @property
+    def idle_wake_ns(self) -> float:
+        """What a request pays when the threads on its path sleep: paced minus back to back.
+
+        The model's loop sleeps twice per request on an idle path (until the request
+        arrives, and until the device completes it), so each wake is half of it.
+        """
+        return max(self.paced_4k_ns - self.write_4k_ns, 0.0) / 2
+
+    @property
+    def idle_wake_p99_ns(self) -> float:
+        """The 99th percentile of one wake, the same way (both wakes of a request taken as alike)."""
+        return max(self.paced_4k_p99_ns - self.write_4k_ns, 0.0) / 2
+
+    @property
+    def bytes_per_s(self) -> float:
+        """The path's rate beyond its per-request cost: (1 MiB - 4 KiB) over the latency difference."""
+        return ((1 << 20) - 4096) / max(self.read_1m_ns - self.read_4k_ns, 1.0) * 1e9
+
+
+def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0) -> PathCosts:
+    """fio over NBD to an unthrottled export of a tmpfs image, one request at a time."""
+    tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    d = Path(tempfile.mkdtemp(prefix="backupsim-path-", dir=workdir or tmpfs))
+    daemon = None
+    try:
+        _fill(d / "src.raw", 64 << 20)
+        args = [
+            "qemu-storage-daemon",
+            "--chardev",
+            f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
+            "--monitor",
+            "chardev=qmp0",
+            "--blockdev",
+            f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
+            "--blockdev",
+            "driver=raw,node-name=src,file=src-file",
+            "--nbd-server",
+            f"addr.type=unix,addr.path={d / 'nbd.sock'}",
+            "--export",
+            "type=nbd,id=exp0,node-name=src,name=src,writable=on",
+        ]
+        daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait_for(d / "nbd.sock")
+        _wait_for(d / "qmp.sock")
+        out = {}
+        for key, rw, bs, extra in (
+            ("r4", "randread", "4k", []),
+            ("w4", "randwrite", "4k", []),
+            ("r1m", "randread", "1m", []),
+            ("paced", "randwrite", "4k", [f"--rate_iops={setup.rate_iops}", "--rate_process=poisson"]),
+        ):
+            prefix = d / f"p-{key}"
+            subprocess.run(
+                [
+                    "fio",
+                    f"--name={key}",
+                    "--ioengine=nbd",
+                    f"--uri=nbd+unix:///src?socket={d / 'nbd.sock'}",
+                    f"--rw={rw}",
+                    f"--bs={bs}",
+                    "--iodepth=1",
+                    "--time_based",
+                    f"--runtime={seconds}",
+                    f"--write_lat_log={prefix}",
+                    "--output-format=terse",
+                    *extra,
+                ],
+                capture_output=True,
+                check=True,
+                cwd=d,
+                timeout=60,
+            )
+            lat = [int(line.split(",")[1]) for p in d.glob(f"p-{key}_lat*.log") for line in p.read_text().splitlines()]
+            out[key] = float(np.median(lat))
+            out[key + "-p99"] = float(np.percentile(lat, 99))
+        asyncio.run(_quit(d / "qmp.sock"))
+        daemon.wait(timeout=30)
+        return PathCosts(out["r4"], out["w4"], out["r1m"], out["paced"], out["paced-p99"])
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        shutil.rmtree(d, ignore_errors=True)

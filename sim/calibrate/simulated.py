@@ -1,0 +1,114 @@
+"""The simulated side of a calibration case: the same setup as a backupsim configuration.
+
+:func:`sim_config` turns a :class:`~sim.calibrate.cases.Case` into a run of
+backupsim that mirrors :mod:`sim.calibrate.real`:
+
+* the source and target are tmpfs files behind QEMU's ``file`` driver: a
+  device whose per-request cost and rate are those of the tmpfs file
+  (:class:`FileCosts`, measured with fio's ``psync`` engine on ``/dev/shm``),
+  with up to 64 requests at once (QEMU's thread pool, ``max_threads`` 64);
+* the source carries the case's throttle group (``disk.throttle.bps_total``);
+* the guest reaches the block layer through QEMU's NBD export (``[nbd]``), whose
+  per-request cost is what fio measures over the unthrottled NBD path at queue
+  depth 1 beyond the file's own cost and the loop's handlers
+  (:class:`~sim.calibrate.real.PathCosts`);
+* the guest is the ``fio-rate`` workload with the case's fio options;
+* the backup is ``block-copy`` with the case's ``max_workers`` and, for a speed
+  limit, the ``rate-limit`` policy (block-copy's limiter).
+
+No value here is fitted to a case: every cost comes from one of the two
+measurements, made before the cases run (or the defaults below, measured on
+the reference machine and stated where they are defined).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cases import SETUP, Case, Setup
+from .real import PathCosts
+
+__all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH"]
+
+
+@dataclass(frozen=True)
+class FileCosts:
+    """A tmpfs file through ``psync``: median latency of a 4 KiB read and of a 1 MiB read."""
+
+    read_4k_ns: float
+    read_1m_ns: float
+
+    @property
+    def bytes_per_s(self) -> float:
+        return ((1 << 20) - 4096) / max(self.read_1m_ns - self.read_4k_ns, 1.0) * 1e9
+
+
+#: Measured on the reference machine (2 vCPUs, Debian 12, 2026-11-29): fio 3.33 psync on /dev/shm.
+REFERENCE_FILE = FileCosts(read_4k_ns=1_608, read_1m_ns=536_576)
+#: Measured on the reference machine: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue depth 1,
+#: back to back and paced at 200 IOPS (Poisson).
+REFERENCE_PATH = PathCosts(
+    read_4k_ns=58_850, write_4k_ns=53_911, read_1m_ns=1_580_386, paced_4k_ns=245_259.5, paced_4k_p99_ns=491_127.25
+)
+
+#: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
+COMPLETE_COST_NS = 3_000
+
+
+def sim_config(
+    case: Case,
+    setup: Setup = SETUP,
+    seed: int = 0,
+    file: FileCosts = REFERENCE_FILE,
+    path: PathCosts = REFERENCE_PATH,
+) -> dict:
+    """The backupsim configuration of ``case`` (a plain dict, as a scenario's base would be)."""
+    base = f"{int(file.read_4k_ns)}ns"
+    bw = int(file.bytes_per_s)
+    tmpfs = {
+        "profile": "custom",
+        "queue_depth": 64,
+        "read_seq_base": base,
+        "read_rand_base": base,
+        "write_seq_base": base,
+        "write_rand_base": base,
+        "read_bw": bw,
+        "write_bw": bw,
+    }
+    # fio's round trip at queue depth 1 = NBD request + file + completion handler
+    nbd_cost = max(int(min(path.read_4k_ns, path.write_4k_ns) - file.read_4k_ns - COMPLETE_COST_NS), 0)
+    start_ns = int(setup.warmup_s * 1e9)
+    cfg: dict = {
+        "disk": {**tmpfs, "throttle": {"bps_total": setup.bps_total}},
+        "target": dict(tmpfs),
+        "loop": {
+            "era": "modern",
+            "complete_cost": f"{COMPLETE_COST_NS}ns",
+            "idle_wake": f"{int(path.idle_wake_ns)}ns",
+            "idle_wake_p99": f"{int(path.idle_wake_p99_ns)}ns",
+        },
+        "nbd": {"enabled": True, "request_cost": f"{nbd_cost}ns"},
+        "workload": {
+            "kind": "fio-rate",
+            "rw": case.rw,
+            "bs": setup.bs,
+            "iodepth": setup.iodepth,
+            "rate_iops": setup.rate_iops,
+            "rate_process": "poisson",
+        },
+        "run": {"seed": seed, "baseline": False, "max_time": "10min"},
+    }
+    if case.backup:
+        cfg["backup"] = {
+            "mode": "block-copy",
+            "disk_size": setup.disk_size,
+            "start": f"{start_ns}ns",
+            "max_workers": case.max_workers,
+        }
+        cfg["workload"]["duration"] = "backup"
+        speed = case.speed(setup)
+        cfg["policy"] = {"name": "rate-limit", "speed": speed} if speed else {"name": "none"}
+    else:
+        cfg["backup"] = {"mode": "none", "disk_size": setup.disk_size, "start": f"{start_ns}ns"}
+        cfg["workload"]["duration"] = f"{start_ns + int(setup.no_backup_s * 1e9)}ns"
+    return cfg
