@@ -415,7 +415,9 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None, confiden
     runs point-in-time consistent), ``complete`` (every run's target holds every
     cluster), ``good_backup`` (both) and ``pareto`` (on the front of
     ``backup_duration_s`` vs ``slowdown_p99`` among completed points whose
-    every run is a good backup).
+    every run is a good backup, within a ``setting``: the swept values other
+    than the ways of running the backup, i.e. other than the policy, the
+    backup mode and a mode's own knobs such as ``backup.max_workers``).
     """
     if metrics is None:
         metrics = [m for m in DEFAULT_METRICS if m in runs.columns]
@@ -439,8 +441,9 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None, confiden
         row["good_backup"] = row["consistent"] and row["complete"]
         rows.append(row)
     agg = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
-    # policies compete within a setting: the swept values other than the policy's
-    setting = [c for c in swept_columns(runs) if not c.startswith("policy.")]
+    # ways of running the backup (a policy, a mode and its own knobs) compete within a setting:
+    # the swept values that describe the machine, the guest and the disk
+    setting = [c for c in swept_columns(runs) if not _competitor(c)]
     agg["setting"] = [
         ", ".join(f"{c.split('.')[-1]}={v}" for c, v in zip(setting, vals) if not _missing(v))
         for vals in (agg[setting].itertuples(index=False) if setting else [()] * len(agg))
@@ -451,6 +454,21 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str] | None = None, confiden
             front = pareto_front(grp, "backup_duration_s", "slowdown_p99")
             agg.loc[front.index[front.to_numpy()], "pareto"] = True
     return agg
+
+
+#: ``backup.*`` keys that describe the disk and the run, not how the backup is made.
+_BACKUP_SETTING = frozenset(
+    ("disk_size", "cluster_size", "start", "cancel_at", "sync", "allocated", "zero_fraction", "target_on_source")
+)
+
+
+def _competitor(key: str) -> bool:
+    """Is swept ``key`` a way of running the backup (policy, mode, a mode's knob) rather than the setting?"""
+    if key.startswith("policy."):
+        return True
+    if key.startswith("backup."):
+        return key.split(".", 1)[1] not in _BACKUP_SETTING
+    return False
 
 
 def _missing(v: Any) -> bool:

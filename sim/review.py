@@ -278,7 +278,7 @@ def render_report(res: analysis.Results, figures: Sequence[tuple[str, str]] = ()
     lines += [""]
     if len(front):
         lines += [
-            "Pareto front of backup duration vs guest p99 slowdown, among the policies of each "
+            "Pareto front of backup duration vs guest p99 slowdown, among the policies and backup jobs of each "
             "setting (no other completed point of that setting is at least as good on both and "
             "better on one):",
             "",

@@ -608,15 +608,26 @@ def _requests(w, cfg: Config, t: int) -> int:
     if kind == "bursty":
         return int(w.iops * w.on_mean / (w.on_mean + w.off_mean) * t / 1e9)
     if kind == "fio":
-        d, loop = cfg.disk, cfg.loop
-        base = min(d.read_seq_base, d.read_rand_base, d.write_seq_base, d.write_rand_base)
-        service = base + w.bs * 10**9 // max(d.read_bw, d.write_bw) + w.think_time
-        per_s = min(w.iodepth, d.queue_depth) * 1e9 / max(1, service)
-        cpu = loop.submit_cost + loop.complete_cost
-        if cpu:
-            per_s = min(per_s, 1e9 / cpu)
+        return int(_closed_loop_per_s(cfg, w.bs, w.iodepth, w.think_time) * t / 1e9)
+    if kind == "fio-rate":
+        jobs = w.numjobs
+        per_s = _closed_loop_per_s(cfg, w.bs, w.iodepth * jobs, 0)
+        if w.rate_iops:
+            per_s = min(per_s, w.rate_iops * jobs)
         return int(per_s * t / 1e9)
     return 0
+
+
+def _closed_loop_per_s(cfg: Config, bs: int, depth: int, think_time: int) -> float:
+    """Requests per second of a closed-loop guest: ``depth`` in flight, at most the source's queue depth."""
+    d, loop = cfg.disk, cfg.loop
+    base = min(d.read_seq_base, d.read_rand_base, d.write_seq_base, d.write_rand_base)
+    service = base + bs * 10**9 // max(d.read_bw, d.write_bw) + think_time
+    per_s = min(depth, d.queue_depth) * 1e9 / max(1, service)
+    cpu = loop.submit_cost + loop.complete_cost
+    if cpu:
+        per_s = min(per_s, 1e9 / cpu)
+    return per_s
 
 
 def available_memory() -> int | None:

@@ -248,3 +248,27 @@ def test_collect_matches_batch(tiny_results):
     stored = res.runs[res.runs["run_id"] == spec.run_id].iloc[0]
     assert col.runs["guest_p99_us"].iloc[0] == stored["guest_p99_us"]
     assert col.setting(col.runs["run_id"].iloc[0], "backup.cluster_size") == 65536
+
+
+def test_backup_jobs_compete_within_a_setting_like_policies():
+    # four points: two worker counts x two targets, one replication each.  The workers are a way of
+    # running the backup (they compete); the target is the setting.  Per target, the faster point
+    # with the lower slowdown dominates; disk_size would have been a setting too.
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "point": [0, 1, 2, 3],
+            "replication": [0, 0, 0, 0],
+            "seed": [1, 1, 1, 1],
+            "backup.max_workers": [1, 64, 1, 64],
+            "target.profile": ["nvme", "nvme", "hdd", "hdd"],
+            "status": ["completed"] * 4,
+            "consistent": [True] * 4,
+            "backup_duration_s": [2.0, 1.0, 9.0, 8.0],
+            "slowdown_p99": [1.5, 90.0, 3.0, 2.0],
+        }
+    )
+    agg = analysis.aggregate(runs, ["backup_duration_s", "slowdown_p99"])
+    assert list(agg["setting"]) == ["profile=nvme", "profile=nvme", "profile=hdd", "profile=hdd"]
+    # nvme: neither dominates (faster but slower guest); hdd: 64 workers wins on both
+    assert list(agg["pareto"]) == [True, True, False, True]

@@ -270,3 +270,16 @@ def test_config_checks():
             sim.build_config({"workload": {"kind": "fio-rate", **bad}})
     w = sim.build_config({"workload": {"kind": "fio-rate"}}).workload
     assert (w.iodepth, w.numjobs, w.rate_iops, w.rate_process) == (1, 1, 0, "linear")  # fio's defaults
+
+
+def test_the_memory_estimate_counts_a_paced_guests_requests():
+    from sim.scenario import memory_estimate
+
+    # paced: rate_iops x numjobs x the time the guest runs (10 s, no backup)
+    cfg = sim.build_config(
+        {
+            "workload": {"kind": "fio-rate", "rate_iops": 200, "numjobs": 2, "duration": "10s"},
+            "backup": {"mode": "none"},
+        }
+    )
+    assert memory_estimate(cfg).requests == 200 * 2 * 10

@@ -171,9 +171,13 @@ def point_styles(points: pd.DataFrame) -> dict[int, dict]:
 
     Colour follows ``policy.name``; the other swept values pick the line style
     and marker (the same values get the same style across policies).  When all
-    points share one policy, colour follows those other values instead.
+    points share one policy, colour follows those other values instead.  A batch
+    that sweeps ``backup.mode`` colours by mode and policy together (a mode with
+    no pacing is the mode's own colour).
     """
     pol = points["policy.name"] if "policy.name" in points.columns else pd.Series(None, index=points.index)
+    if "backup.mode" in points.columns and points["backup.mode"].nunique() > 1:
+        return _mode_styles(points, pol)
     others = [c for c in points.columns if "." in c and c != "policy.name"]
     variant_keys = (
         [tuple(str(v) for v in row) for row in points[others].itertuples(index=False)] if others else [()] * len(points)
@@ -197,6 +201,24 @@ def point_styles(points: pd.DataFrame) -> dict[int, dict]:
             "color": color,
             "linestyle": LINESTYLES[k_style % len(LINESTYLES)],
             "marker": MARKERS[k_style % len(MARKERS)],
+        }
+    return out
+
+
+def _mode_styles(points: pd.DataFrame, pol: pd.Series) -> dict[int, dict]:
+    """Colour by (mode, policy); line style and marker by the other swept values."""
+    keys = [(str(m), "none" if not isinstance(n, str) else n) for m, n in zip(points["backup.mode"], pol.tolist())]
+    colours = list(dict.fromkeys(keys))
+    others = [c for c in points.columns if "." in c and c not in ("policy.name", "backup.mode")]
+    variants = [tuple(str(v) for v in row) for row in points[others].itertuples(index=False)] if others else []
+    order = list(dict.fromkeys(variants))
+    out = {}
+    for i, p in enumerate(points.index):
+        k = order.index(variants[i]) if variants else 0
+        out[p] = {
+            "color": SEQUENCE[colours.index(keys[i]) % len(SEQUENCE)],
+            "linestyle": LINESTYLES[k % len(LINESTYLES)],
+            "marker": MARKERS[k % len(MARKERS)],
         }
     return out
 
