@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,11 @@ from . import analysis, plots
 from .files import atomic_write
 from .params.units import format_size, format_time, parse_time
 from .review_modes import QUESTION_TODAY, modern_batch, modes_section
+from .review_tables import ci as _ci
+from .review_tables import num as _num
+from .review_tables import one_line as _one_line
+from .review_tables import ratio as _ratio
+from .review_tables import table as _table
 from .scenario import merged_sweep
 from .store import ResultStore, generation
 
@@ -394,14 +398,6 @@ def _as_ns(v: Any) -> int | None:
     return None
 
 
-def _ratio(d: dict) -> str:
-    if not math.isfinite(d["estimate"]):
-        return "n/a"
-    if math.isfinite(d["lo"]) and math.isfinite(d["hi"]):
-        return f"{d['estimate']:.2f} [{d['lo']:.2f}, {d['hi']:.2f}]"
-    return f"{d['estimate']:.2f}"
-
-
 def citation(res: analysis.Results) -> str:
     """The citation line: version, commit, scenario hash, seed, batch times, reproducing command."""
     mf = res.manifest
@@ -567,67 +563,6 @@ def _fmt_size(v: Any) -> str:
 
 def _fmt_time(v: Any) -> str:
     return format_time(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip()
-
-
-# ---------------------------------------------------------------- tables and numbers
-
-
-def _md(text: Any) -> str:
-    """Text safe inside a pipe-table cell."""
-    return _one_line(str(text)).replace("|", "\\|")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = [
-        "| " + " | ".join(_md(h) for h in header) + " |",
-        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
-    ]
-    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return out
-
-
-def _decimals(x: float) -> int:
-    a = abs(x)
-    if a >= 100:
-        return 0
-    if a >= 10:
-        return 1
-    if a >= 1:
-        return 2
-    if a == 0:
-        return 0
-    return min(6, 2 - int(math.floor(math.log10(a))))
-
-
-def _num(x: Any, nd: int | None = None) -> str:
-    """A number with three significant digits (thousands separated); ``n/a`` for NaN."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "n/a"
-    if not math.isfinite(x):
-        return "n/a"
-    d = _decimals(x) if nd is None else nd
-    return f"{x:,.{d}f}"
-
-
-def _ci(row: pd.Series, m: str, scale: float = 1.0) -> str:
-    """``mean [lo, hi]`` of metric ``m`` (times ``scale``), with enough digits to show the interval."""
-    v = row.get(m, math.nan) * scale
-    lo, hi = row.get(f"{m}_lo", math.nan) * scale, row.get(f"{m}_hi", math.nan) * scale
-    if not math.isfinite(v):
-        return "n/a"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return _num(v)
-    width = hi - lo
-    d = _decimals(v)
-    if width > 1e-9 * max(abs(v), 1e-300):
-        d = max(d, min(4, 1 - int(math.floor(math.log10(width)))))
-    return f"{_num(v, d)} [{_num(lo, d)}, {_num(hi, d)}]"
 
 
 def _good_backup(res: analysis.Results, point: int, row: pd.Series) -> str:

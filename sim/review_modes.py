@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from . import analysis
+from .review_tables import ci, ratio, table
 
 __all__ = ["modes_section", "modern_batch", "DEFAULT_WORKERS", "QUESTION_TODAY"]
 
@@ -107,30 +108,6 @@ def _ratio(res: analysis.Results, a: int, b: int, metric: str) -> dict:
     return analysis.paired_difference(res.runs, a, b, metric, ratio=True)
 
 
-def _fmt(d: dict) -> str:
-    if not math.isfinite(d["estimate"]):
-        return "n/a"
-    if math.isfinite(d["lo"]) and math.isfinite(d["hi"]):
-        return f"{d['estimate']:.3g} [{d['lo']:.3g}, {d['hi']:.3g}]"
-    return f"{d['estimate']:.3g}"
-
-
-def _mean(row: pd.Series, m: str, scale: float = 1.0) -> str:
-    v = row.get(m, math.nan)
-    if not isinstance(v, (int, float)) or not math.isfinite(v):
-        return "n/a"
-    lo, hi = row.get(f"{m}_lo", math.nan), row.get(f"{m}_hi", math.nan)
-    if math.isfinite(lo) and math.isfinite(hi):
-        return f"{v * scale:.3g} [{lo * scale:.3g}, {hi * scale:.3g}]"
-    return f"{v * scale:.3g}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 def _eff(row: pd.Series, key: str) -> Any:
     """A swept value as in force: a mode's workers and fleecing when the point left them unset."""
     if key == "backup.max_workers":
@@ -209,10 +186,10 @@ def _workers(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
                 _target(row),
                 fl,
                 f"{w} vs {default}",
-                _mean(row, "backup_duration_s"),
-                _fmt(dur),
-                _fmt(p50),
-                _fmt(p99),
+                ci(row, "backup_duration_s"),
+                ratio(dur),
+                ratio(p50),
+                ratio(p99),
             ]
         )
         if w == 1:
@@ -223,7 +200,7 @@ def _workers(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
     if not rows:
         return []
     lines = ["", "*How many workers?* Each worker count against the mode's default (ratios: fewer over default).", ""]
-    lines += _table(
+    lines += table(
         [
             "mode",
             "target",
@@ -259,9 +236,9 @@ def _fleecing(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
                 _target(row),
                 str(w),
                 _policy(row),
-                _fmt(p99),
-                _fmt(dur),
-                _mean(row, "fleece_peak_bytes", 1 / (1 << 20)),
+                ratio(p99),
+                ratio(dur),
+                ci(row, "fleece_peak_bytes", 1 / (1 << 20)),
             ]
         )
         if w == DEFAULT_WORKERS[mode] and _policy(row) == "none":
@@ -272,7 +249,7 @@ def _fleecing(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
     if not rows:
         return []
     lines = ["", "*Does fleecing help?* Fleecing on against off (ratios: on over off).", ""]
-    lines += _table(
+    lines += table(
         ["mode", "target", "workers", "policy", "guest p99 ratio", "duration ratio", "fleecing image peak (MiB)"],
         rows,
     )
@@ -298,7 +275,7 @@ def _speed_limit(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
         dur = _ratio(res, int(p), q, "backup_duration_s")
         p99 = _ratio(res, int(p), q, "guest_p99_us")
         speed = _val(row, "policy.speed")
-        rows.append([mode, _target(row), str(speed), _fmt(p99), _fmt(dur)])
+        rows.append([mode, _target(row), str(speed), ratio(p99), ratio(dur)])
         notes.append(
             f"- {mode} to {_target(row)}: a speed limit of {speed}: guest p99 {_order(p99)}; "
             f"backup duration {_order(dur, 'longer', 'shorter')}."
@@ -311,7 +288,7 @@ def _speed_limit(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
         "On the block-copy modes the limit charges copy-before-write but never delays it.",
         "",
     ]
-    return lines + _table(["mode", "target", "speed", "guest p99 ratio", "duration ratio"], rows) + [""] + notes
+    return lines + table(["mode", "target", "speed", "guest p99 ratio", "duration ratio"], rows) + [""] + notes
 
 
 def _then_and_now(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
@@ -338,10 +315,10 @@ def _then_and_now(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
                 [
                     _target(row),
                     f"{mode} ({DEFAULT_WORKERS[mode]} workers)",
-                    _mean(agg.loc[q], "backup_duration_s"),
-                    _fmt(dur),
-                    _mean(agg.loc[q], "guest_p99_us"),
-                    _fmt(p99),
+                    ci(agg.loc[q], "backup_duration_s"),
+                    ratio(dur),
+                    ci(agg.loc[q], "guest_p99_us"),
+                    ratio(p99),
                 ]
             )
             notes.append(
@@ -356,4 +333,4 @@ def _then_and_now(res: analysis.Results, agg: pd.DataFrame) -> list[str]:
         "(ratios: today over 2013).",
         "",
     ]
-    return lines + _table(["target", "mode", "backup (s)", "duration ratio", "guest p99 (µs)", "guest p99 ratio"], rows)
+    return lines + table(["target", "mode", "backup (s)", "duration ratio", "guest p99 (µs)", "guest p99 ratio"], rows)

@@ -55,3 +55,41 @@ def duration(res) -> int:
     """The job's duration (ns)."""
     rec = res.model.job.record
     return rec.t_end - rec.t_start
+
+
+#: Every built-in pacing policy, with parameters that let it finish a small backup under a bursty guest.
+ALL_POLICIES = [
+    {"name": "none"},
+    {"name": "fixed-sleep", "sleep": "1ms"},
+    {"name": "rate-limit", "speed": "20%"},
+    {"name": "idle-only"},
+    {"name": "hybrid"},
+    {"name": "idle-class", "grace": "20ms"},
+    {"name": "latency-target"},
+    {"name": "deadline", "deadline": "5s"},
+]
+
+
+def bursty_cfg(mode: str, policy: dict, seed: int = 0, **backup) -> dict:
+    """A small disk, a real SSD and HDD, and an on/off guest that leaves idle gaps."""
+    return {
+        "backup": {"mode": mode, "disk_size": "8MiB", "start": "20ms", **backup},
+        "disk": {"profile": "sata-ssd"},
+        "target": {"profile": "hdd"},
+        "policy": policy,
+        "workload": {"kind": "bursty", "iops": 400, "on_mean": "30ms", "off_mean": "70ms", "rw": "randrw"},
+        "run": {"seed": seed, "baseline": False, "keep_requests": False, "max_time": "60s"},
+    }
+
+
+def write_heavy_cfg(backup: dict, seed: int) -> dict:
+    """Jittery devices with 8 slots (requests reorder) and a closed-loop random writer racing the copy."""
+    return {
+        "backup": {"start": "5ms", **backup},
+        "disk": {"profile": "sata-ssd", "queue_depth": 8, "dist": "gamma", "cv": 1.0},
+        "target": {"profile": "sata-ssd", "dist": "gamma", "cv": 1.0},
+        "fleece": {"profile": "nvme", "dist": "gamma", "cv": 1.0},
+        "policy": {"name": "none"},
+        "workload": {"kind": "fio", "rw": "randwrite", "bs": "4KiB", "iodepth": 16},
+        "run": {"seed": seed, "baseline": False, "keep_requests": False},
+    }

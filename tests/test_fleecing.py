@@ -7,7 +7,7 @@ Exact-time tests use ``conftest.fixed_device`` (no jitter; base cost plus
 
 import pytest
 from conftest import fixed_device
-from jobkit import BASE, KIB, MIB, MS, NO_XFER, START, io, job_cfg, run
+from jobkit import BASE, KIB, MIB, MS, NO_XFER, START, io, job_cfg, run, write_heavy_cfg
 
 import sim
 from sim.request import BACKUP, READ, WRITE
@@ -208,23 +208,8 @@ def test_fleece_peak_and_discard_source():
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("discard", [False, True])
 def test_consistent_under_a_write_heavy_guest(seed, discard):
-    backup = {
-        "mode": "block-copy",
-        "disk_size": "16MiB",
-        "start": "5ms",
-        "fleecing": True,
-        "discard_source": discard,
-        "max_workers": 8,
-    }
-    cfg = {
-        "backup": backup,
-        "disk": {"profile": "sata-ssd", "queue_depth": 8, "dist": "gamma", "cv": 1.0},
-        "target": {"profile": "sata-ssd", "dist": "gamma", "cv": 1.0},
-        "fleece": {"profile": "nvme", "dist": "gamma", "cv": 1.0},
-        "policy": {"name": "none"},
-        "workload": {"kind": "fio", "rw": "randwrite", "bs": "4KiB", "iodepth": 16},
-        "run": {"seed": seed, "baseline": False, "keep_requests": False},
-    }
+    backup = {"mode": "block-copy", "disk_size": "16MiB", "fleecing": True, "discard_source": discard, "max_workers": 8}
+    cfg = write_heavy_cfg(backup, seed)
     s = sim.run_one(cfg).summary
     assert s["status"] == "completed"
     assert s["cow_clusters"] > 0 and s["fleece_peak_bytes"] > 0

@@ -6,7 +6,7 @@ Exact-time tests use ``conftest.fixed_device`` (no jitter; base cost plus
 
 import pytest
 from conftest import fixed_device
-from jobkit import KIB, MIB, MS, NO_XFER, START, duration, io, job_cfg, run
+from jobkit import ALL_POLICIES, KIB, MIB, MS, NO_XFER, START, bursty_cfg, duration, io, job_cfg, run, write_heavy_cfg
 
 import sim
 from sim.config import build_config
@@ -180,16 +180,8 @@ def test_a_disk_waiting_its_turn_pays_copy_before_write():
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("backup", [{"format": "pbs"}, {"format": "vma"}, {"format": "pbs", "fleecing": True}])
 def test_consistent_under_a_write_heavy_guest(seed, backup):
-    cfg = {
-        # two workers: most clusters are still unclaimed when the guest writes them
-        "backup": {"mode": "proxmox", "disk_size": "32MiB", "start": "5ms", "max_workers": 2, **backup},
-        "disk": {"profile": "sata-ssd", "queue_depth": 8, "dist": "gamma", "cv": 1.0},
-        "target": {"profile": "sata-ssd", "dist": "gamma", "cv": 1.0},
-        "fleece": {"profile": "nvme", "dist": "gamma", "cv": 1.0},
-        "policy": {"name": "none"},
-        "workload": {"kind": "fio", "rw": "randwrite", "bs": "4KiB", "iodepth": 16},
-        "run": {"seed": seed, "baseline": False, "keep_requests": False},
-    }
+    # two workers: most clusters are still unclaimed when the guest writes them
+    cfg = write_heavy_cfg({"mode": "proxmox", "disk_size": "32MiB", "max_workers": 2, **backup}, seed)
     s = sim.run_one(cfg).summary
     assert s["status"] == "completed"
     assert s["cow_clusters"] > 0
@@ -199,29 +191,11 @@ def test_consistent_under_a_write_heavy_guest(seed, backup):
 
 # -- 11. every pacing policy on proxmox -------------------------------------------------------
 
-POLICIES = [
-    {"name": "none"},
-    {"name": "fixed-sleep", "sleep": "1ms"},
-    {"name": "rate-limit", "speed": "20%"},
-    {"name": "idle-only"},
-    {"name": "hybrid"},
-    {"name": "idle-class", "grace": "20ms"},
-    {"name": "latency-target"},
-    {"name": "deadline", "deadline": "5s"},
-]
-
 
 @pytest.mark.parametrize("fmt", ["pbs", "vma"])
-@pytest.mark.parametrize("policy", POLICIES, ids=[p["name"] for p in POLICIES])
+@pytest.mark.parametrize("policy", ALL_POLICIES, ids=[p["name"] for p in ALL_POLICIES])
 def test_every_policy_completes_a_good_backup(policy, fmt):
-    cfg = {
-        "backup": {"mode": "proxmox", "format": fmt, "disk_size": "8MiB", "start": "20ms"},
-        "disk": {"profile": "sata-ssd"},
-        "target": {"profile": "hdd"},
-        "policy": policy,
-        "workload": {"kind": "bursty", "iops": 400, "on_mean": "30ms", "off_mean": "70ms", "rw": "randrw"},
-        "run": {"seed": 0, "baseline": False, "keep_requests": False, "max_time": "60s"},
-    }
+    cfg = bursty_cfg("proxmox", policy, format=fmt)
     s = sim.run_one(cfg).summary
     assert s["status"] == "completed", s["error"]
     assert s["good_backup"] and s["torn_reads"] == 0

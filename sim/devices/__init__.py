@@ -51,17 +51,8 @@ def device_config(data: Any, section: str = "disk") -> DeviceConfig:
         raise ConfigError(section, data, "a table of device keys")
     data = fill_from_profile(data)
     model = data.get("model", "linear")
+    DEVICES.refuse_foreign_keys(data, model, section, "device model")
     cls = DEVICES.get(model, f"{section}.model").Config
-    for key, value in data.items():
-        if key not in cls.model_fields:
-            owners = [n for n, c in DEVICES.items() if key in c.Config.model_fields]
-            if owners:
-                raise ConfigError(
-                    f"{section}.{key}",
-                    value,
-                    f"a key of device model {model!r} ({key!r} belongs to model {owners[0]!r}: "
-                    f"set {section}.model = {owners[0]!r})",
-                )
     try:
         return cls.model_validate(data)
     except ValidationError as e:

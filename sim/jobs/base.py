@@ -112,16 +112,7 @@ def backup_config(data: Any) -> BackupConfig:
     if isinstance(data, dict):
         name = data.get("mode", "seed-2013")
         if isinstance(name, str) and name:
-            cls = MODES.get(name).Config
-            for key, value in data.items():
-                if key not in cls.model_fields:
-                    owners = [n for n, c in MODES.items() if key in c.Config.model_fields]
-                    if owners:
-                        raise Invalid(
-                            f"backup.{key}",
-                            value,
-                            f"a key of backup mode {name!r} ({key!r} belongs to mode {owners[0]!r})",
-                        )
+            MODES.refuse_foreign_keys(data, name, "backup", "backup mode")
     return MODES.section(data, "seed-2013", BackupConfig)
 
 

@@ -162,6 +162,27 @@ class Registry(Generic[T]):
         except ValidationError as e:
             raise from_validation_error(e, data, None, section + ".") from None
 
+    def refuse_foreign_keys(self, data: dict, name: str, section: str, label: str) -> None:
+        """A key of ``data`` that entry ``name``'s ``Config`` lacks but another entry has is an error naming it.
+
+        ``label`` is what an entry is called in the message (``"device model"``,
+        ``"backup mode"``); the message says how to pick the entry that has the key.
+        """
+        field = self.key.split(".", 1)[1]
+        entry: Any = self.get(name, f"{section}.{field}")
+        entries: list[tuple[str, Any]] = list(self.items())
+        for key, value in data.items():
+            if key in entry.Config.model_fields:
+                continue
+            owner = next((n for n, c in entries if key in c.Config.model_fields), None)
+            if owner is not None:
+                raise ConfigError(
+                    f"{section}.{key}",
+                    value,
+                    f"a key of {label} {name!r} ({key!r} belongs to {label.split()[-1]} {owner!r}: "
+                    f"set {section}.{field} = {owner!r})",
+                )
+
     def _entry_point(self, name: str, key: str) -> T | None:
         for ep in metadata.entry_points(group=self.group):
             if ep.name == name:
