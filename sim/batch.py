@@ -64,10 +64,24 @@ __all__ = [
     "run_identity",
     "input_digests",
     "DASK_CONNECT_TIMEOUT",
+    "DASK_CONFIG",
 ]
 
 #: Seconds to wait for a Dask scheduler to answer.
 DASK_CONNECT_TIMEOUT = 5.0
+
+#: Dask settings of the ``LocalCluster`` a batch starts (README, "Batches on a Dask cluster", gives them
+#: for a cluster of your own).  A run is one CPU-bound pure-Python task, so each worker is a process
+#: with one thread, and what else wakes up in the worker, its nanny or the scheduler takes CPU and the
+#: GIL from the runs: Dask's statistical profiler samples the running task's stack every 10 ms, the
+#: event-loop health check ticks every 20 ms, the system monitor polls every 0.5 s and the nanny polls
+#: the worker's memory every 0.1 s.  (Dask already starts workers with OMP/MKL/OpenBLAS at one thread.)
+DASK_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 class BatchInterrupted(KeyboardInterrupt):
@@ -86,6 +100,20 @@ def execute(config: Config) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     cfg = config.replace(**{"run.keep_requests": False})
     res = run_one(cfg)
     return res.summary, res.timeline, res.histogram
+
+
+def _execute_on_worker(config: Config, version: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """:func:`execute` on a Dask worker, which must run the batch's backupsim version.
+
+    A stored run's identity names the model version of the batch, so a worker
+    with another version installed would store its results under the wrong one.
+    """
+    if _version.__version__ != version:
+        raise RuntimeError(
+            f"a Dask worker runs backupsim {_version.__version__} and this batch {version}: "
+            "install the same version on every worker"
+        )
+    return execute(config)
 
 
 # ---------------------------------------------------------------- checks before anything runs
@@ -304,19 +332,22 @@ def _dask(todo: list[RunSpec], jobs: int, client) -> Generator[tuple[RunSpec, tu
     if not todo:
         return
     try:
+        import dask
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--executor dask needs Dask distributed: pip install 'backupsim[dask]'") from e
     cluster = own = None
     if client is None:
-        cluster = LocalCluster(
-            n_workers=max(1, min(jobs, len(todo))), threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        # one single-threaded worker process per run in flight; the nannies hand the settings to the workers
+        with dask.config.set(DASK_CONFIG):
+            cluster = LocalCluster(
+                n_workers=max(1, min(jobs, len(todo))), threads_per_worker=1, processes=True, dashboard_address=None
+            )
         client = own = Client(cluster)
     futures = []
     try:
-        futures = client.map(execute, [s.config for s in todo], pure=False)
+        futures = client.map(_execute_on_worker, [s.config for s in todo], version=_version.__version__, pure=False)
         by_key = {f.key: spec for f, spec in zip(futures, todo)}
         for fut in dask_completed(futures):
             yield by_key[fut.key], fut.result()

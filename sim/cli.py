@@ -97,8 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--sim-only", action="store_true", help="only the simulated side (no QEMU needed)")
 
     bench = sub.add_parser("bench", help="the performance benchmark; prints JSON on its last line")
-    bench.add_argument("--disk-size", default="16GiB")
+    bench.add_argument(
+        "--disk-size",
+        default="16GiB",
+        help="disk size, or comma-separated sizes each run in a fresh process (e.g. 1GiB,16GiB)",
+    )
     bench.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    bench.add_argument("--repeats", type=int, default=6, help="yardstick samples per size, interleaved (>= 4)")
+    bench.add_argument(
+        "--ref-ops", type=int, default=None, help="operations per yardstick sample (default 100000 from 1GiB)"
+    )
+    bench.add_argument(
+        "--profile-size", default="256MiB", help="disk size of the cProfile run counting calls per op (0: none)"
+    )
+    bench.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one size, in this process
     return p
 
 
@@ -135,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "calibrate":
             return _calibrate(args)
         if args.command == "bench":
-            from .bench import bench
-
-            print(json.dumps(bench(args.disk_size, _sets(args.sets))))
-            return 0
+            return _bench(args)
     except ConfigError as e:
         print(f"backupsim: error: {e}", file=sys.stderr)
         return 2
@@ -231,6 +240,37 @@ def _run(args, argv) -> int:
         print(format_batch(runs, scn))
         print(f"\nresults: {out}/ (runs.parquet, runs.csv, timeline.parquet, latency_hist.parquet, manifest.json)")
         print(f"report:  {out / 'report.md'}")
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import _check_repeats, bench, bench_config, bench_one, parse_sizes
+    from .params import units
+
+    sets = _sets(args.sets)
+    sizes = parse_sizes(args.disk_size, sets)
+    _check_repeats(args.repeats)
+    if args.ref_ops is not None and args.ref_ops < 1:
+        raise ConfigError("--ref-ops", args.ref_ops, "an integer >= 1", "command line")
+    profile: str | None = args.profile_size.strip()
+    try:
+        if units.parse_size(profile) == 0:
+            profile = None
+    except ValueError as e:
+        why = str(e).removeprefix("expected ").split(", got ")[0]
+        raise ConfigError(
+            "--profile-size", args.profile_size, f"a disk size, or 0 for none ({why})", "command line"
+        ) from None
+    if profile is not None:
+        try:
+            bench_config(profile)
+        except ConfigError as e:
+            raise ConfigError("--profile-size", args.profile_size, e.expected, "command line") from None
+    if args.one:  # a child of a several-size bench: that size's figures only
+        print(json.dumps(bench_one(sizes[0], sets, args.repeats, args.ref_ops)))
+        return 0
+    fig = bench(sizes, sets, args.repeats, args.ref_ops, profile, set_args=args.sets, say=print)
+    print(json.dumps(fig))
     return 0
 
 

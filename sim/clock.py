@@ -1,26 +1,190 @@
-"""The simulation clock: SimPy's environment, counting integer nanoseconds.
+"""The simulation clock: SimPy's environment, counting integer nanoseconds, with a fast agenda.
 
 Every time in the model is an ``int`` of nanoseconds, and every delay handed
 to SimPy is one, so ``env.now`` is always an ``int`` (results stay exact and
 byte-identical).  SimPy types ``now`` as ``int | float``; :class:`Environment`
-is SimPy's environment, unchanged at run time, that tells the type checker
-the clock is an ``int``.  Components take an :class:`Environment`; a plain
-``simpy.Environment`` works too.
+tells the type checker the clock is an ``int``.
+
+**The fast agenda.**  Most of what the model schedules is "call ``fn(arg)`` in
+``delay`` ns": a device's service end, the end of a loop handler's CPU hold, a
+guest's next arrival.  A SimPy ``Timeout`` for each costs an event object, a
+callbacks list and SimPy's generic dispatch (about 3-4 µs of wall time).
+:meth:`Environment.call_in` puts a plain ``(time, priority, id, fn, arg)``
+entry on *SimPy's own queue*, numbered by *SimPy's own event counter*, so it is
+ordered against SimPy events exactly as a ``Timeout`` created at the same
+moment would be: replacing ``env.timeout(d).callbacks.append(cb)`` by
+``env.call_in(d, fn, arg)`` changes no result, only the cost (about 0.5 µs).
+:meth:`Environment.step` and :meth:`Environment.run` dispatch both kinds of
+entry (a SimPy entry has four fields, an agenda entry five).
+
+:meth:`Environment.advance_to` is the second saving: a component that would
+schedule an entry only to be called back by it *next* (nothing else is queued
+at or before that time) may instead move the clock and go on at once.  The
+event loop does this for the CPU holds of its handlers (``sim/loop.py``); the
+result is the same as scheduling the entry and popping it, because no other
+entry could have come first.  ``docs/kernel.md`` says why.
+
+SimPy events, processes, ``any_of`` and ``all_of`` work unchanged beside the
+agenda (policies use them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from heapq import heappop, heappush, heappushpop
+from typing import Any
 
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, URGENT, Event
 
 __all__ = ["Environment"]
 
 
 class Environment(simpy.Environment):
-    """:class:`simpy.Environment` whose clock, :attr:`now`, is integer nanoseconds."""
+    """:class:`simpy.Environment` whose clock, :attr:`now`, is integer nanoseconds, with a fast agenda.
 
-    if TYPE_CHECKING:
+    ``now`` is a plain attribute here (SimPy's is a property over ``_now``,
+    and the model reads the clock millions of times a run); ``_now`` is kept
+    as a property over it for SimPy's own code.
+    """
 
-        @property
-        def now(self) -> int: ...
+    now: int = 0  # a plain attribute, not SimPy's read-only property
+
+    @property
+    def _now(self) -> int:
+        return self.now
+
+    @_now.setter
+    def _now(self, t: int) -> None:
+        self.now = t
+
+    def __init__(self, initial_time: int = 0, shortcuts: bool = True):
+        super().__init__(initial_time)
+        #: False turns off the register and :meth:`advance_to` (every entry goes
+        #: through the heap, every hold is an entry): the same results, slower;
+        #: tests compare the two
+        self.shortcuts = shortcuts
+        # the newest agenda entry, not yet on the heap: most entries are taken
+        # next (a hold's end, a service end), and this saves their heap push and pop
+        self._reg: tuple | None = None
+        self.direct = 0  # entries taken from the register, never on the heap
+        self.advanced = 0  # times advance_to moved the clock (and a loop hold moved it inline)
+
+    def call_in(self, delay: int, fn: Callable[[Any], Any], arg: Any = None) -> None:
+        """Call ``fn(arg)`` ``delay`` ns from now, ordered as a ``Timeout`` made now would be."""
+        entry = (self.now + delay, NORMAL, next(self._eid), fn, arg)
+        if not self.shortcuts:
+            heappush(self._queue, entry)  # type: ignore[misc]  # SimPy types its queue for its own entries
+            return
+        reg = self._reg
+        if reg is not None:
+            heappush(self._queue, reg)
+        self._reg = entry
+
+    def peek(self) -> int | float:
+        """The time of the next entry (``inf`` if none)."""
+        reg, q = self._reg, self._queue
+        if reg is not None:
+            return reg[0] if not q or reg < q[0] else q[0][0]
+        return q[0][0] if q else float("inf")
+
+    def _next(self) -> tuple:
+        # the smallest of the heap and the register (entries compare by time,
+        # priority and number, which is unique, so never by their callables)
+        reg = self._reg
+        if reg is not None:
+            self._reg = None
+            return heappushpop(self._queue, reg)
+        try:
+            return heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
+
+    def advance_to(self, t: int) -> bool:
+        """Move the clock to ``t`` if nothing is queued at or before ``t``; True if it moved.
+
+        A caller that would otherwise :meth:`call_in` itself for ``t`` and do
+        nothing else until then may go on at once when this returns True.
+        """
+        q = self._queue
+        if not self.shortcuts or (q and q[0][0] <= t):
+            return False
+        reg = self._reg
+        if reg is not None and reg[0] <= t:
+            return False
+        self.now = t
+        self.advanced += 1
+        return True
+
+    @property
+    def scheduled(self) -> int:
+        """How many entries (SimPy events and agenda calls) have been scheduled so far."""
+        # itertools.count's repr is "count(N)": read N without consuming a number
+        return int(repr(self._eid)[6:-1])
+
+    def step(self) -> None:
+        """Process the next entry: an agenda call, or a SimPy event with its callbacks."""
+        entry = self._next()
+        self.now = entry[0]
+        if len(entry) == 5:
+            entry[3](entry[4])
+            return
+        self._process(entry[3])
+
+    def _process(self, event: Event) -> None:
+        # what simpy.Environment.step does with an event it popped (SimPy 4)
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+            self.schedule(event, URGENT - 1)  # type: ignore[arg-type]
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+
+    def run(self, until: Any = None) -> Any:
+        """SimPy's ``run``, with the dispatch loop inlined for agenda calls."""
+        if until is not None:
+            if not isinstance(until, Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self.now:
+                    raise ValueError(f"until ({at}) must be greater than the current simulation time")
+                until = Event(self)
+                until._ok = True
+                until._value = None
+                self.schedule(until, URGENT, at - self.now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        process = self._process
+        try:
+            while True:
+                reg = self._reg
+                if reg is not None:
+                    self._reg = None
+                    entry = heappushpop(queue, reg)
+                    if entry is reg:
+                        self.direct += 1
+                else:
+                    try:
+                        entry = heappop(queue)
+                    except IndexError:
+                        raise EmptySchedule from None
+                self.now = entry[0]
+                if len(entry) == 5:
+                    entry[3](entry[4])
+                else:
+                    process(entry[3])
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                assert not until.triggered
+                raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {until}') from None
+        return None

@@ -143,7 +143,10 @@ class RunConfig(Section):
     baseline: StrictBool = True
     trace: StrictBool = False
     timeline_window: Annotated[int, BeforeValidator(units.parse_time), Field(gt=0)] = 100 * 10**6
-    keep_requests: StrictBool = True
+    # one row per guest request in RunResult.requests (and per cluster copied in the job's
+    # record): memory that grows with the run, for notebooks and small runs; the summary
+    # comes from histograms either way (sim.recording)
+    keep_requests: StrictBool = False
 
 
 # The sections whose class depends on a registered name: validated by the class that name picks

@@ -46,15 +46,13 @@ second :class:`EventLoop` and post the handlers that belong to it there.
 
 from __future__ import annotations
 
-from array import array
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
-import simpy
-
 from .clock import Environment
+from .recording import WaitStats
 
 __all__ = ["EventLoop", "Handler"]
 
@@ -89,12 +87,12 @@ class EventLoop:
         self._timer_limit = 0
         self._cont: tuple | None = None
         self._alarm_at: int | None = None
-        self._alarm_ev: simpy.Event | None = None
-        self._alarm_ev_at = -1
+        self._alarm_armed = -1  # the time of the pending alarm entry on the agenda (-1: none)
+        self._alarm_token = 0  # the pending alarm entry's number: an older entry is stale
+        self._top = False  # _run was entered from the loop's own agenda entry
         self.iterations = 0
         self.busy_ns = 0
-        self.guest_wait_t = array("q")
-        self.guest_wait_ns = array("q")
+        self.waits = WaitStats()  # waits of ready guest handlers (sim.recording; the model gives its window)
 
     # -- what components call -------------------------------------------------
 
@@ -105,7 +103,7 @@ class EventLoop:
             self._busy = True
             if self.idle_wake:
                 # the thread sleeps in poll: it runs again only after the host wakes it
-                self.env.timeout(self._wake_time()).callbacks.append(self._woken)
+                self.env.call_in(self._wake_time(), self._woken)
                 return
             self._new_iteration()
             self._run()
@@ -113,9 +111,11 @@ class EventLoop:
     def _wake_time(self) -> int:
         return self.wake_sampler() if self.wake_sampler is not None else self.idle_wake
 
-    def _woken(self, _event: Any = None) -> None:
+    def _woken(self, _arg: Any = None) -> None:
         self._new_iteration()
+        self._top = self.env.shortcuts
         self._run()
+        self._top = False
 
     def call_later(self, delay: int, fn: Handler, arg: Any = None, cost: int = 0) -> None:
         """A timer: ``fn(arg)`` runs (costing ``cost``) in the timer phase after ``now + delay``."""
@@ -145,13 +145,37 @@ class EventLoop:
         self._batch, self._ready = self._ready, self._batch
         self._timer_phase = False
 
-    def _hold(self, ns: int) -> None:
-        self.busy_ns += ns
-        self.env.timeout(ns).callbacks.append(self._run)
+    def _hold(self, ns: int) -> bool:
+        """Hold the loop ``ns``; True if the clock moved there at once and the caller goes on.
 
-    def _run(self, _event: Any = None) -> None:
+        Only when the loop runs from its own agenda entry (``_top``: nothing of a
+        caller's is on the stack to see the clock move) and nothing else is queued
+        until the hold ends (:meth:`sim.clock.Environment.advance_to`);
+        otherwise the hold is an agenda entry that resumes :meth:`_run`.
+        :meth:`_run` inlines this test on its hot path.
+        """
+        self.busy_ns += ns
         env = self.env
+        if self._top and env.advance_to(env.now + ns):
+            return True
+        env.call_in(ns, self._resume)
+        return False
+
+    def _resume(self, _arg: Any = None) -> None:
+        self._top = self.env.shortcuts
+        self._run()
+        self._top = False
+
+    def _run(self) -> None:
+        # The hot path of the whole simulator: every handler, hold and timer passes
+        # here.  A hold is `busy_ns += ns`, then either the clock moves at once
+        # (the loop runs from its own agenda entry and nothing is queued up to the
+        # hold's end: _hold's test, written out) or an agenda entry resumes this
+        # method after it.  `pending` is what runs after the hold (self._cont).
+        env = self.env
+        queue = env._queue
         timers = self._timers
+        top = self._top
         while True:
             cont = self._cont
             if cont is not None:
@@ -161,40 +185,69 @@ class EventLoop:
                     hold, fn2, arg2 = r
                     self._cont = (fn2, arg2)
                     if hold > 0:
-                        self._hold(hold)
-                        return
+                        self.busy_ns += hold
+                        t = env.now + hold
+                        if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
+                            env.now = t
+                            env.advanced += 1
+                        else:
+                            env.call_in(hold, self._resume)
+                            return
                 continue
             if not self._timer_phase:
-                if self._batch:
-                    fn, arg, cost, t_ready = self._batch.popleft()
+                batch = self._batch
+                if batch:
+                    fn, arg, cost, t_ready = batch.popleft()
                     if t_ready >= 0:
-                        self.guest_wait_t.append(t_ready)
-                        self.guest_wait_ns.append(env.now - t_ready)
-                    self._cont = (fn, arg)
+                        self.waits.add(t_ready, env.now - t_ready)
                     if cost > 0:
-                        self._hold(cost)
-                        return
+                        self.busy_ns += cost
+                        t = env.now + cost
+                        if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
+                            env.now = t
+                            env.advanced += 1
+                        else:
+                            self._cont = (fn, arg)
+                            env.call_in(cost, self._resume)
+                            return
+                    r = fn(arg)
+                    if r is not None:
+                        hold, fn2, arg2 = r
+                        self._cont = (fn2, arg2)
+                        if hold > 0:
+                            self.busy_ns += hold
+                            t = env.now + hold
+                            if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
+                                env.now = t
+                                env.advanced += 1
+                            else:
+                                env.call_in(hold, self._resume)
+                                return
                     continue
                 self._timer_phase = True
                 self._timer_now = -1
-                if self.iteration_cost:
-                    # the rest of the iteration's dispatch before the timer check
-                    self._hold(self.iteration_cost)
-                    return
+                hold = self.iteration_cost  # the rest of the iteration's dispatch before the timer check
+                if hold:
+                    self.busy_ns += hold
+                    t = env.now + hold
+                    if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
+                        env.now = t
+                        env.advanced += 1
+                    else:
+                        env.call_in(hold, self._resume)
+                        return
             if self._timer_now < 0:
                 self._timer_now = env.now
                 self._timer_limit = self._tseq
             if timers and timers[0][0] <= self._timer_now and timers[0][1] < self._timer_limit:
                 _, _, fn, arg, cost = heappop(timers)
                 self._cont = (fn, arg)
-                if cost > 0:
-                    self._hold(cost)
+                if cost > 0 and not self._hold(cost):
                     return
                 continue
             # end of iteration: poll
             self.iterations += 1
-            now = env.now
-            if self._ready or not self._block(now):
+            if self._ready or not self._block(env.now):
                 self._new_iteration()
                 continue
             return
@@ -208,19 +261,25 @@ class EventLoop:
             alarm = self._alarm_at
             if alarm <= now:
                 return False
-            if self._alarm_ev is None or self._alarm_ev_at != alarm or self._alarm_ev.processed:
-                ev = self.env.timeout(alarm - now)
-                ev.callbacks.append(self._on_alarm)
-                self._alarm_ev, self._alarm_ev_at = ev, alarm
+            if self._alarm_armed != alarm:
+                # a new alarm entry; one armed earlier is stale when it fires
+                self._alarm_token += 1
+                self.env.call_in(alarm - now, self._on_alarm, self._alarm_token)
+                self._alarm_armed = alarm
         self._busy = False
         return True
 
-    def _on_alarm(self, event: simpy.Event) -> None:
-        if self._busy or event is not self._alarm_ev:
+    def _on_alarm(self, token: int) -> None:
+        if token != self._alarm_token:
+            return  # stale: the alarm was re-armed since
+        self._alarm_armed = -1
+        if self._busy:
             return
         self._busy = True
         if self.idle_wake:
-            self.env.timeout(self._wake_time()).callbacks.append(self._woken)
+            self.env.call_in(self._wake_time(), self._woken)
             return
         self._new_iteration()
+        self._top = self.env.shortcuts
         self._run()
+        self._top = False

@@ -9,7 +9,8 @@ time) has passed, or at ``run.max_time`` (status ``timeout``).  Without a
 backup, a guest with ``duration = "backup"`` runs until it has issued its
 last request (a trace or a script; other guests need a time).  A baseline
 run (``with_backup=False``) is the same guest on the same devices with the
-same seed, run until ``until``.
+same seed, run until ``until``; it is given the backup run's window
+(``window``) for its statistics (:mod:`sim.recording`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .nbd import NbdExport
 from .oracle import ContentOracle
 from .params import MODES
 from .policies import PolicyContext, make_policy
+from .recording import Recording, Window
 from .request import BACKUP, GUEST
 from .rng import Draws, RequestDraws, Streams
 from .workloads import make_guest
@@ -42,9 +44,18 @@ __all__ = ["Model"]
 class Model:
     """One run's components, built and ready to :meth:`run`."""
 
-    def __init__(self, cfg: Config, with_backup: bool = True, trace: bool | None = None):
+    def __init__(
+        self,
+        cfg: Config,
+        with_backup: bool = True,
+        trace: bool | None = None,
+        window: tuple[int, int] | None = None,
+        shortcuts: bool = True,
+    ):
         self.cfg = cfg
-        self.env = env = Environment()
+        # shortcuts=False: every entry through the heap, every loop hold an entry, no
+        # fast path for guest requests: the same results, slower (tests compare them)
+        self.env = env = Environment(shortcuts=shortcuts)
         streams = Streams(cfg.run.seed)
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.clusters
@@ -76,10 +87,20 @@ class Model:
             self.oracle,
             self.trace,
         )
+        self.blk.fast = shortcuts
         # the guest reaches the block layer directly (virtio) or through QEMU's NBD export
         self.nbd = NbdExport(self.blk, cfg.nbd) if cfg.nbd.enabled else None
         front = self.nbd if self.nbd is not None else self.blk
-        self.guest = make_guest(env, cfg.workload, front, cfg.backup.disk_size, Draws(streams.generator("workload")))
+        # what the run records: statistics in its backup window (a baseline's: the window given)
+        self.recording = Recording(
+            Window.fixed(*window) if window is not None else Window.of_run(self),
+            cfg.run.timeline_window,
+            cfg.run.keep_requests,
+        )
+        self.loop.waits = self.recording.wait_stats()
+        self.guest = make_guest(
+            env, cfg.workload, front, cfg.backup.disk_size, Draws(streams.generator("workload")), self.recording
+        )
         self.job: BackupJob | None = None
         if mode is not None:
             ctx = PolicyContext(env, self.blk.activity, cfg.disk, cfg.target, Draws(streams.generator("policy")))
@@ -106,6 +127,7 @@ class Model:
                 trace=self.trace,
             )
             self.job = make_job(cfg.backup, jctx)
+            self.job.record.configure(cfg.run.timeline_window, cfg.run.keep_requests)
             ctx.job = self.job.view
         self.timed_out = False
         self.t_end = 0

@@ -1,9 +1,12 @@
 """Running configurations: one run with its baseline.
 
 :func:`run_one` is the desmod-style lifecycle for one configuration: build the
-model, run it, run its baseline (same seed, no backup, same window), derive the
-metrics.  This module writes no files: results folders are written by
-:mod:`sim.store` (with :func:`sim.files.atomic_write`).
+model, run it, run its baseline (same seed, no backup, its statistics split
+by the backup run's window), derive the metrics from what they recorded
+(:mod:`sim.recording`).  With ``run.keep_requests`` the result also carries
+the table of every guest request; the summary does not depend on it.  This
+module writes no files: results folders are written by :mod:`sim.store`
+(with :func:`sim.files.atomic_write`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import dataclasses
 import pandas as pd
 
 from .config import Config, build_config
-from .metrics import guest_frame, latency_histogram, summarize, timeline
+from .metrics import backup_window, guest_frame, latency_histogram, summarize, timeline
 from .model import Model
 
 __all__ = ["RunResult", "run_one"]
@@ -21,7 +24,10 @@ __all__ = ["RunResult", "run_one"]
 
 @dataclasses.dataclass
 class RunResult:
-    """What one run produced: the summary row, its timeline, requests, histogram, trace."""
+    """What one run produced: the summary row, its timeline, requests, histogram, trace.
+
+    ``requests`` is one row per guest request with ``run.keep_requests``, else empty.
+    """
 
     config: Config
     summary: dict
@@ -38,15 +44,15 @@ def run_one(config: Config | dict | None = None, keep_model: bool = False) -> Ru
     model = Model(cfg, with_backup=True).run()
     baseline = None
     if cfg.run.baseline and model.job is not None:
-        baseline = Model(cfg, with_backup=False, trace=False).run(until=model.t_end)
-    frame = guest_frame(model.guest)  # built once, shared by every metric
-    summary = {"seed": cfg.run.seed, "replication": cfg.run.replication, **summarize(model, baseline, frame)}
+        window = backup_window(model)
+        baseline = Model(cfg, with_backup=False, trace=False, window=window).run(until=model.t_end)
+    summary = {"seed": cfg.run.seed, "replication": cfg.run.replication, **summarize(model, baseline)}
     return RunResult(
         config=cfg,
         summary=summary,
-        timeline=timeline(model, cfg.run.timeline_window, frame),
-        requests=frame if cfg.run.keep_requests else pd.DataFrame(),
-        histogram=latency_histogram(model, frame),
+        timeline=timeline(model, cfg.run.timeline_window),
+        requests=guest_frame(model.guest) if cfg.run.keep_requests else pd.DataFrame(),
+        histogram=latency_histogram(model),
         trace=model.trace,
         model=model if keep_model else None,
     )

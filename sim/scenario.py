@@ -468,15 +468,19 @@ def load_scenario(path: str | Path) -> Scenario:
 #: ``run_one`` in a fresh process after importing :mod:`sim`, on Linux x86-64,
 #: CPython 3.11, numpy 2 / pandas 2 (the import itself: ~127 MB):
 #:
+#: * per run, 10 MiB: what it records of its guest requests does not grow with
+#:   them (counts and histograms, :mod:`sim.recording`): 100000 to 400000
+#:   Poisson requests, with or without a baseline, grew the RSS by 8.4-8.7 MB.
 #: * per cluster, 50 B: a backup of 262144 clusters (1 GiB in 4 KiB clusters,
-#:   no guest) grew the RSS by 13.4 MB = 51 B a cluster (tracemalloc's peak:
-#:   20 B): one bit in each bitmap, 8 + 1 B of copy record (time, COW flag),
-#:   and the numpy copies the metrics make of them.
-#: * per guest request, 400 B with the backup run and 250 B more for its
-#:   baseline: 200000 Poisson requests grew the RSS by 74 MB without a baseline
-#:   (370 B a request: 8 typed array entries of 8 B in the guest, the request
-#:   frame of 10 columns built from them, pandas temporaries) and by 120 MB
-#:   with one (600 B).
+#:   no guest) grew the RSS by 10.9 MB = 42 B a cluster: one bit in each
+#:   bitmap, 12 B of content oracle (generations on the disk, at the start, on
+#:   the target); with ``run.keep_requests`` 10 B more (13.8 MB: the copy
+#:   record, time and COW flag).
+#: * per guest request, only with ``run.keep_requests``: 300 B with the backup
+#:   run and 60 B more for its baseline: 200000 Poisson requests grew the RSS
+#:   by 64 MB without a baseline (8 typed array entries, the request frame of
+#:   10 columns built from them, pandas temporaries) and by 76 MB with one
+#:   (the baseline keeps its arrays, not a frame).
 #: * with ``run.trace``, 1500 B more per request and 1300 B more per cluster
 #:   (the event trace: 100000 requests with their baseline, 1900 B each; 65536
 #:   clusters without a guest, 1300 B each).
@@ -484,9 +488,11 @@ def load_scenario(path: str | Path) -> Scenario:
 #: * per run of a batch, 16 KiB before any run starts: ``Scenario.runs()``
 #:   holds a full :class:`Config` per run (tracemalloc: 15.1 KB a run).
 PROCESS_BYTES = 130 << 20
+RUN_BYTES = 10 << 20
 CLUSTER_BYTES = 50
-REQUEST_BYTES = 400
-BASELINE_REQUEST_BYTES = 250
+KEEP_CLUSTER_BYTES = 10
+REQUEST_BYTES = 300
+BASELINE_REQUEST_BYTES = 60
 TRACE_REQUEST_BYTES = 1500
 TRACE_CLUSTER_BYTES = 1300
 TIMELINE_ROW_BYTES = 60
@@ -508,10 +514,10 @@ class MemoryEstimate:
     values: dict = field(default_factory=dict)
 
     def describe(self) -> str:
-        parts = [f"{_fmt(PROCESS_BYTES)} for the process"]
+        parts = [f"{_fmt(PROCESS_BYTES)} for the process", f"{_fmt(RUN_BYTES)} for the run"]
         if self.clusters:
             parts.append(f"{self.clusters} clusters x {self.cluster_bytes} B")
-        if self.requests:
+        if self.requests and self.request_bytes:
             parts.append(f"{self.requests} guest requests in {self.duration / 1e9:.4g} s x {self.request_bytes} B")
         if self.timeline_rows:
             parts.append(f"{self.timeline_rows} timeline rows x {TIMELINE_ROW_BYTES} B")
@@ -528,8 +534,10 @@ def memory_estimate(cfg: Config) -> MemoryEstimate:
     ``workload.duration`` if it is a time, else the fastest the backup can end
     (``start`` + allocated bytes at the slower of source read and target
     write, or at the rate limit), each capped at ``run.max_time``; timeline
-    rows = that time / ``run.timeline_window``.  The estimate is a lower bound
-    of a typical run, so refusing on it never refuses a run that would fit.
+    rows = that time / ``run.timeline_window``.  Requests cost memory only when
+    kept (``run.keep_requests``) or traced (``run.trace``).  The estimate is a
+    lower bound of a typical run, so refusing on it never refuses a run that
+    would fit.
     """
     b, run = cfg.backup, cfg.run
     clusters = b.disk_size // b.cluster_size
@@ -538,12 +546,10 @@ def memory_estimate(cfg: Config) -> MemoryEstimate:
     guest_t = t_end if not isinstance(cfg.workload.duration, int) else min(cfg.workload.duration, t_end)
     requests = _requests(cfg.workload, cfg, guest_t)
     rows = -(-t_end // run.timeline_window) if t_end else 1
-    per_cluster = CLUSTER_BYTES + (TRACE_CLUSTER_BYTES if run.trace else 0)
-    per_request = (
-        REQUEST_BYTES
-        + (BASELINE_REQUEST_BYTES if run.baseline and backup else 0)
-        + (TRACE_REQUEST_BYTES if run.trace else 0)
-    )
+    keep = run.keep_requests  # per-request (and per-cluster) records only when kept
+    per_cluster = CLUSTER_BYTES + (KEEP_CLUSTER_BYTES if keep else 0) + (TRACE_CLUSTER_BYTES if run.trace else 0)
+    kept = REQUEST_BYTES + (BASELINE_REQUEST_BYTES if run.baseline and backup else 0) if keep else 0
+    per_request = kept + (TRACE_REQUEST_BYTES if run.trace else 0)
     parts = {
         "backup.disk_size": clusters * per_cluster,
         "requests": requests * per_request,
@@ -564,7 +570,15 @@ def memory_estimate(cfg: Config) -> MemoryEstimate:
         else units.format_time(cfg.workload.duration),
     }
     return MemoryEstimate(
-        clusters, requests, rows, guest_t, per_cluster, per_request, PROCESS_BYTES + sum(parts.values()), key, values
+        clusters,
+        requests,
+        rows,
+        guest_t,
+        per_cluster,
+        per_request,
+        PROCESS_BYTES + RUN_BYTES + sum(parts.values()),
+        key,
+        values,
     )
 
 

@@ -39,7 +39,7 @@ def job_cfg(mode: str, size: str, backup: dict | None = None, **over) -> dict:
         "loop": free_loop(),
         "policy": {"name": "none"},
         "workload": {"kind": "none"},
-        "run": {"baseline": False, "trace": True},
+        "run": {"baseline": False, "trace": True, "keep_requests": True},
     }
     for k, v in over.items():
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) and k not in ("policy", "workload") else v

@@ -183,8 +183,11 @@ CASES = [
         "base.run.timeline_window",
     ),
     (
+        # requests cost memory only when kept (run.keep_requests) or traced
         "guest-too-busy",
-        GOOD_BASE + "[base.workload]\nkind = 'poisson'\niops = 1e9\nduration = '10h'\n[base.run]\nmax_time = '10h'\n",
+        GOOD_BASE
+        + "[base.workload]\nkind = 'poisson'\niops = 1e9\nduration = '10h'\n[base.run]\nmax_time = '10h'\n"
+        + "keep_requests = true\n",
         "base.workload.duration",
     ),
     (

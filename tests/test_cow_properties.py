@@ -38,7 +38,7 @@ def test_serialized_backup_is_a_point_in_time_copy(script, qd, cv, seed, sleep):
         "loop": unit_loop(),
         "policy": {"name": "fixed-sleep", "sleep": f"{sleep}us"} if sleep else {"name": "none"},
         "workload": {"kind": "script", "requests": reqs},
-        "run": {"seed": seed, "baseline": False},
+        "run": {"seed": seed, "baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg, keep_model=True)
     oracle, job = res.model.oracle, res.model.job

@@ -9,7 +9,7 @@ CFG = {
     "disk": {"profile": "sata-ssd", "dist": "gamma", "cv": 0.5, "stall_prob": 0.001, "stall_time": "5ms"},
     "policy": {"name": "fixed-sleep"},
     "workload": {"kind": "fio", "rw": "randrw", "iodepth": 8},
-    "run": {"seed": 11},
+    "run": {"seed": 11, "keep_requests": True},
 }
 
 
@@ -35,8 +35,8 @@ def test_baseline_sees_the_same_guest_requests():
     baseline = Model(cfg, with_backup=False).run(until=with_backup.t_end)
 
     def issued(model):
-        g = model.guest
-        return sorted(zip(g.index, g.op, g.offset))
+        log = model.guest.requests  # run.keep_requests
+        return sorted(zip(log.index, log.op, log.offset))
 
     a, b = issued(with_backup), issued(baseline)
     n = min(len(a), len(b))
@@ -50,6 +50,7 @@ def test_policy_change_does_not_change_the_guest_stream():
     seqs = []
     for pol in ({"name": "none"}, {"name": "fixed-sleep", "sleep": "1ms"}):
         m = Model(sim.build_config({**CFG, "policy": pol})).run()
-        seqs.append(sorted(zip(m.guest.index, m.guest.op, m.guest.offset)))
+        log = m.guest.requests
+        seqs.append(sorted(zip(log.index, log.op, log.offset)))
     n = min(map(len, seqs))
     assert seqs[0][:n] == seqs[1][:n]

@@ -1,9 +1,9 @@
 """The richer device models: HDD seeks, flash channels, network targets, GC stalls."""
 
 import pytest
-import simpy
 
 import sim
+from sim.clock import Environment
 from sim.devices import PROFILES, ChannelSSD, NetworkTarget, SeekingDisk, device_config, make_device
 from sim.devices.hdd import seek_time
 from sim.request import READ, WRITE, Request
@@ -34,7 +34,7 @@ def test_seek_curve_shape():
 
 def test_hdd_sequential_reads_pay_no_seek_and_random_ones_do():
     cfg = device_config({"profile": "hdd-seek"})
-    env = simpy.Environment()
+    env = Environment()
     disk = make_device(env, cfg, _draws())
     assert isinstance(disk, SeekingDisk)
     seq = [Request(READ, i * 65536, 65536, index=i) for i in range(10)]
@@ -54,7 +54,7 @@ def test_hdd_random_reads_average_seek_plus_half_a_revolution():
             "disk": {"profile": "hdd-seek"},
             "loop": {"submit_cost": 0, "complete_cost": 0, "backup_step_cost": 0, "wake_cost": 0},
             "workload": {"kind": "fio", "rw": "randread", "iodepth": 1, "duration": "20s"},
-            "run": {"baseline": False},
+            "run": {"baseline": False, "keep_requests": True},
         }
     )
     mean_ms = res.requests["latency_ns"].mean() / 1e6
@@ -76,7 +76,7 @@ def test_channels_serialize_requests_on_one_channel_only():
             "read_bw": "8TB/s",
         }
     )
-    env = simpy.Environment()
+    env = Environment()
     dev = make_device(env, cfg)
     assert isinstance(dev, ChannelSSD)
     # requests 0 and 1 share channel 0 (offsets 0 and 4 stripes); 2 and 3 are on channels 1, 2
@@ -87,14 +87,14 @@ def test_channels_serialize_requests_on_one_channel_only():
 
 def test_network_target_write_time_and_link_cap():
     cfg = device_config({"profile": "network-1g", "remote": "nvme", "queue_depth": 4})
-    env = simpy.Environment()
+    env = Environment()
     tgt = make_device(env, cfg, _draws(), "target")
     assert isinstance(tgt, NetworkTarget)
     done = _serve(tgt, [Request(WRITE, 0, 65536, index=0)])
     remote = PROFILES["nvme"]
     serve = remote["write_rand_base"] + 65536 * 10**9 // remote["write_bw"]
     assert done[0] == 65536 * 10**9 // cfg.link_bw + cfg.rtt + serve
-    env = simpy.Environment()
+    env = Environment()
     tgt = make_device(env, cfg, _draws(), "target")
     done = _serve(tgt, [Request(WRITE, i * 65536, 65536, index=i) for i in range(200)])
     rate = 200 * 65536 / (max(done.values()) / 1e9)
@@ -108,7 +108,7 @@ def test_gc_stalls_are_rare_and_long():
             "disk": {"profile": "ssd-gc"},
             "loop": {"submit_cost": 0, "complete_cost": 0},
             "workload": {"kind": "poisson", "rw": "randwrite", "iops": 2000, "duration": "20s"},
-            "run": {"baseline": False},
+            "run": {"baseline": False, "keep_requests": True},
         }
     )
     lat = res.requests["latency_ns"]

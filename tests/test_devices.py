@@ -1,10 +1,10 @@
 """Device profiles reproduce their published figures; requests can complete out of order."""
 
 import pytest
-import simpy
 from conftest import fixed_device, free_loop
 
 import sim
+from sim.clock import Environment
 from sim.devices import PROFILES, Device, device_config
 from sim.request import READ, WRITE, Request
 
@@ -15,7 +15,7 @@ def _saturate(profile: str, rw: str, bs: str, iodepth: int, duration="2s"):
         "disk": {"profile": profile},
         "loop": free_loop(),
         "workload": {"kind": "fio", "rw": rw, "bs": bs, "iodepth": iodepth, "duration": duration},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg, keep_model=True)
     # completions in the last 90% of the run, past the first request's start-up
@@ -45,7 +45,7 @@ def test_sequential_read_bandwidth(profile):
 
 
 def test_out_of_order_completion_with_parallel_slots():
-    env = simpy.Environment()
+    env = Environment()
     cfg = device_config(
         fixed_device(qd=2, **{"read_rand_base": "500us", "write_seq_base": "10us", "write_rand_base": "10us"})
     )
@@ -58,7 +58,7 @@ def test_out_of_order_completion_with_parallel_slots():
 
 
 def test_one_slot_is_fifo():
-    env = simpy.Environment()
+    env = Environment()
     cfg = device_config(fixed_device(qd=1, **{"read_rand_base": "500us", "write_rand_base": "10us"}))
     dev = Device(env, cfg)
     done = []

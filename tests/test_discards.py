@@ -8,10 +8,10 @@ Zeroes, ATA TRIM): a write's base cost, no transfer.
 """
 
 import pytest
-import simpy
 from conftest import fixed_device, unit_loop
 
 import sim
+from sim.clock import Environment
 from sim.config import ConfigError, build_config
 from sim.devices import device_config, make_device
 from sim.devices.hdd import seek_time
@@ -32,7 +32,7 @@ def _base(**over):
         "loop": unit_loop(),
         "policy": {"name": "fixed-sleep", "sleep": "1ms"},
         "workload": {"kind": "none"},
-        "run": {"baseline": False, "trace": True},
+        "run": {"baseline": False, "trace": True, "keep_requests": True},
     }
     for k, v in over.items():
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
@@ -99,7 +99,7 @@ def _service_ns(dev_cfg, op, offset=1 << 30, before=None):
 
     ``before``: a request (op, offset) the device completes first (sets its position).
     """
-    env = simpy.Environment()
+    env = Environment()
     draws = {g: RequestDraws(Streams(3), "disk", n) for g, n in ((GUEST, "guest"), (BACKUP, "backup"))}
     dev = make_device(env, device_config(dev_cfg), draws)
     t0 = 0

@@ -26,7 +26,7 @@ def _run(workload, service="30ms", duration="200ms", qd=64, seed=1, start="0ns",
         "disk": fixed_device(base=service, qd=qd, bw=NO_XFER),
         "loop": free_loop(),
         "workload": {"kind": "fio-rate", "rw": "randread", "duration": duration, **workload},
-        "run": {"baseline": baseline, "seed": seed},
+        "run": {"baseline": baseline, "seed": seed, "keep_requests": True},
     }
     return sim.run_one(cfg, keep_model=True)
 
@@ -187,7 +187,7 @@ def test_unpaced_is_the_fio_closed_loop_and_schedule_latency_equals_lat():
         "disk": {"profile": "sata-ssd", "dist": "gamma", "cv": 0.3},
         "target": {"profile": "hdd"},
         "policy": {"name": "fixed-sleep", "sleep": "1us"},
-        "run": {"seed": 4},
+        "run": {"seed": 4, "keep_requests": True},
     }
     wl = {"rw": "randrw", "rwmixread": 70, "bs": "4KiB", "iodepth": 8}
     fio = sim.run_one({**base, "workload": {"kind": "fio", **wl}})
@@ -214,7 +214,7 @@ def test_paced_guest_under_a_backup_is_deterministic():
         "disk": {"profile": "hdd"},
         "target": {"profile": "hdd"},
         "workload": {"kind": "fio-rate", "rw": "randwrite", "rate_iops": 200, "iodepth": 4, "numjobs": 2},
-        "run": {"seed": 2},
+        "run": {"seed": 2, "keep_requests": True},
     }
     a, b = sim.run_one(cfg), sim.run_one(cfg)
     assert a.requests.equals(b.requests)
@@ -244,7 +244,7 @@ def test_a_paced_stream_inside_multi():
                 {"kind": "fio", "rw": "write", "iodepth": 1},
             ],
         },
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg, keep_model=True)
     ids = np.asarray(res.model.guest.stream_id)

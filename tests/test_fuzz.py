@@ -227,6 +227,7 @@ def small_configs(draw, serialize: bool | None = True) -> dict:
             "baseline": draw(st.integers(0, 4)) == 0,
             "max_time": f"{max_us}us",
             "timeline_window": draw(st.sampled_from(["10ms", "50ms", "100ms"])),
+            "keep_requests": True,
         },
     }
 
@@ -399,6 +400,32 @@ def check_conservation(config: dict) -> None:
         assert s["consistent"] and s["torn_reads"] == 0, s
         if s["status"] == "completed" and not hole:
             assert s["good_backup"]
+    check_streaming_statistics(res)
+
+
+def check_streaming_statistics(res) -> None:
+    """The summary, counted as the run went (sim.recording), against the exact figures of the request table.
+
+    The split by the backup window is exact, so are counts, means and maxima;
+    percentiles come from histograms whose bins are at most 1/256 of their values wide.
+    """
+    from sim.metrics import backup_window, latency_summary
+
+    s, frame = res.summary, res.requests
+    start, end = backup_window(res.model)
+    exact = latency_summary(frame, start, end)
+    for key, want in exact.items():
+        got = s[key]
+        if isinstance(want, float) and math.isnan(want):
+            assert math.isnan(got), (key, got)
+        elif key.endswith(("_max_us", "_mean_us", "_iops")):
+            assert got == want, (key, got, want)
+        else:
+            assert abs(got - want) <= want / 256 + 1e-9, (key, got, want)
+    writes = frame[(frame["t_submit_ns"] >= start) & (frame["t_submit_ns"] < end) & (frame["op"] == "write")]
+    delayed = writes["cow_ns"][writes["cow_ns"] > 0]
+    assert s["cow_delayed_share"] == (float(delayed.size / len(writes)) if len(writes) else 0.0)
+    assert s["cow_extra_mean_us"] == (float(delayed.mean()) / 1000.0 if delayed.size else 0.0)
 
 
 def fuzz_check(data: dict, sets: list[str], capsys) -> None:

@@ -22,7 +22,7 @@ def _guest(workload, duration="1s", disk=None, disk_size="1GiB", seed=0):
         "disk": disk or fixed_device(base="50us", qd=4, bw="10GiB/s"),
         "loop": free_loop(),
         "workload": {**workload, "duration": duration},
-        "run": {"baseline": False, "seed": seed},
+        "run": {"baseline": False, "seed": seed, "keep_requests": True},
     }
     return sim.run_one(cfg, keep_model=True)
 

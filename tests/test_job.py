@@ -44,7 +44,7 @@ def test_point_in_time_under_overlapping_writes():
     assert res.summary["status"] == "completed"
     assert res.summary["cow_clusters"] > 0
     assert any(oracle.start_generation(c) > 0 for c in range(16))
-    assert any(oracle.gen.get(c, 0) != oracle.start_generation(c) for c in range(16))
+    assert any(oracle.read(c) != oracle.start_generation(c) for c in range(16))
     for c in range(16):
         assert oracle.target_generation(c) == oracle.start_generation(c)
     assert oracle.copied == 16 and oracle.copied_twice == 0

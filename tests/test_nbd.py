@@ -16,7 +16,7 @@ def _cfg(n: int, **nbd) -> dict:
         "nbd": {"enabled": True, "request_cost": "0ns", **nbd},
         "backup": {"mode": "none", "disk_size": "4MiB"},
         "workload": {"kind": "script", "requests": [["1ms", "r", f"{i * 4}KiB", "4KiB"] for i in range(n)]},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
 
 

@@ -18,7 +18,7 @@ def _cfg(policy, workload=None, disk="64MiB", start="100ms", max_time="60s", tra
         "loop": unit_loop(),
         "policy": policy,
         "workload": workload or {"kind": "none"},
-        "run": {"baseline": False, "max_time": max_time, "trace": trace},
+        "run": {"baseline": False, "max_time": max_time, "trace": trace, "keep_requests": True},
     }
     cfg.update(over)
     return cfg

@@ -23,7 +23,7 @@ def _run(dist: str, seed: int, duration: str = "20s"):
         "disk": fixed_device(base=f"{S_NS}ns", bw="8TB/s", dist=dist),
         "loop": free_loop(),
         "workload": {"kind": "poisson", "rw": "randread", "bs": "4KiB", "iops": LAMBDA, "duration": duration},
-        "run": {"seed": seed, "baseline": False},
+        "run": {"seed": seed, "baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg, keep_model=True)
     return res, res.model

@@ -39,7 +39,7 @@ def _cfg(on_source: bool, **over) -> dict:
         "loop": free_loop(),  # no CPU costs: the backup's duration is the device's time
         "policy": {"name": "none"},
         "workload": {"kind": "none"},
-        "run": {"baseline": False, "trace": True, "seed": SEED},
+        "run": {"baseline": False, "trace": True, "seed": SEED, "keep_requests": True},
     }
     for k, v in over.items():
         cfg[k] = {**cfg.get(k, {}), **v}

@@ -148,7 +148,15 @@ def test_set_run_seed_is_refused(scn):
 
 
 def test_memory_estimate_counts():
-    from sim.scenario import CLUSTER_BYTES, PROCESS_BYTES, REQUEST_BYTES, TIMELINE_ROW_BYTES, memory_estimate
+    from sim.scenario import (
+        CLUSTER_BYTES,
+        KEEP_CLUSTER_BYTES,
+        PROCESS_BYTES,
+        REQUEST_BYTES,
+        RUN_BYTES,
+        TIMELINE_ROW_BYTES,
+        memory_estimate,
+    )
 
     cfg = sim.build_config(
         {
@@ -165,8 +173,16 @@ def test_memory_estimate_counts():
     assert est.clusters == 16384
     assert est.requests == int(1000 * est.duration / 1e9)
     assert est.timeline_rows == -(-est.duration // 100_000_000)
-    assert est.total == (
-        PROCESS_BYTES + 16384 * CLUSTER_BYTES + est.requests * REQUEST_BYTES + est.timeline_rows * TIMELINE_ROW_BYTES
+    # requests cost nothing unless kept (run.keep_requests): the run counts them into histograms
+    assert est.total == PROCESS_BYTES + RUN_BYTES + 16384 * CLUSTER_BYTES + est.timeline_rows * TIMELINE_ROW_BYTES
+    kept = memory_estimate(cfg.replace(**{"run.keep_requests": True}))
+    assert kept.requests == est.requests
+    assert kept.total == (
+        PROCESS_BYTES
+        + RUN_BYTES
+        + 16384 * (CLUSTER_BYTES + KEEP_CLUSTER_BYTES)
+        + est.requests * REQUEST_BYTES
+        + est.timeline_rows * TIMELINE_ROW_BYTES
     )
     capped = memory_estimate(cfg.replace(**{"run.max_time": "5s"}))
     assert capped.duration == 5 * 10**9  # never beyond run.max_time
@@ -174,7 +190,8 @@ def test_memory_estimate_counts():
     assert fixed.requests == 2000 and fixed.key == "backup.disk_size"
 
 
-def test_memory_estimate_is_not_below_what_a_run_uses():
+@pytest.mark.parametrize("keep", [False, True])
+def test_memory_estimate_is_not_below_what_a_run_uses(keep):
     """The per-item costs are not optimistic: a small run's traced peak stays below the estimate."""
     import tracemalloc
 
@@ -186,7 +203,7 @@ def test_memory_estimate_is_not_below_what_a_run_uses():
             "disk": {"profile": "nvme"},
             "target": {"profile": "nvme"},
             "workload": {"kind": "poisson", "iops": 20000, "duration": "300ms"},
-            "run": {"baseline": True, "max_time": "300ms", "timeline_window": "1ms"},
+            "run": {"baseline": True, "max_time": "300ms", "timeline_window": "1ms", "keep_requests": keep},
         }
     )
     est = memory_estimate(cfg)

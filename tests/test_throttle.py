@@ -17,10 +17,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-import simpy
 from conftest import free_loop
 
 import sim
+from sim.clock import Environment
 from sim.devices import device_config, make_device
 from sim.devices.throttle import (
     BPS_TOTAL,
@@ -60,7 +60,7 @@ def instant(**extra) -> dict:
 
 
 def one_group(n_members: int = 1, **limits):
-    env = simpy.Environment()
+    env = Environment()
     group = ThrottleGroup(env, "g", ThrottleConfig(**limits))
     members = [ThrottleGroupMember(f"m{i}") for i in range(n_members)]
     for m in members:
@@ -267,7 +267,7 @@ def _submit(env, dev, op, nbytes, log, tag, at=0):
 
 
 def test_a_discard_and_a_write_zeroes_are_charged_as_writes_of_their_length():
-    env = simpy.Environment()
+    env = Environment()
     dev = _device(env, {"bps_write": "64MiB/s"})
     assert isinstance(dev, ThrottledDevice)
     log: list = []
@@ -285,7 +285,7 @@ def test_a_discard_and_a_write_zeroes_are_charged_as_writes_of_their_length():
 
 
 def test_drain_releases_the_queued_requests_at_once_and_lets_new_ones_through():
-    env = simpy.Environment()
+    env = Environment()
     dev = _device(env, {"bps_total": "64MiB/s"})
     log: list = []
     for i in range(32):
@@ -309,7 +309,7 @@ def test_drain_releases_the_queued_requests_at_once_and_lets_new_ones_through():
 
 
 def test_devices_with_one_group_name_share_one_group():
-    env = simpy.Environment()
+    env = Environment()
     groups: dict = {}
     disk = _device(env, {"bps_total": "64MiB/s", "group": "g"}, groups, "disk")
     target = _device(env, {"bps_total": "64MiB/s", "group": "g"}, groups, "target")
@@ -331,7 +331,7 @@ def _script_run(backup: dict, n: int = 32, **disk) -> list[int]:
         "target": instant(),
         "loop": free_loop(),
         "workload": {"kind": "script", "requests": [[0, "r", f"{i}MiB", "1MiB"] for i in range(n)]},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg)
     return res.requests.sort_values("index")["t_done_ns"].tolist()
@@ -357,7 +357,7 @@ def test_a_long_sequential_stream_runs_at_the_limit():
         "disk": instant(throttle={"bps_read": limit}),
         "loop": free_loop(),
         "workload": {"kind": "fio", "rw": "read", "bs": "256KiB", "iodepth": 8, "duration": "3s"},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     res = sim.run_one(cfg)
     t = res.requests["t_done_ns"]

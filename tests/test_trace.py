@@ -13,7 +13,7 @@ import sim
 def test_guest_write_waits_for_its_copy_before_write(tiny):
     cfg = dict(tiny)
     cfg["workload"] = {"kind": "script", "requests": [["1050us", "w", "64KiB", "4KiB"]]}
-    cfg["run"] = {"baseline": False, "trace": True}
+    cfg["run"] = {"baseline": False, "trace": True, "keep_requests": True}
     res = sim.run_one(cfg, keep_model=True)
     got = [(t, who, what, str(d) if d is not None else None) for t, who, what, d in res.trace]
     assert got == [

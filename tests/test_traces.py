@@ -276,7 +276,7 @@ def _replay(workload, duration="1s", disk=None, disk_size="16GiB", keep_model=Fa
         "disk": disk or {"profile": "nvme"},
         "loop": free_loop(),
         "workload": {"kind": "trace", "duration": duration, **workload},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     return sim.run_one(cfg, keep_model=keep_model)
 

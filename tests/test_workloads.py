@@ -12,7 +12,7 @@ def _guest(workload, duration="1s", disk=None):
         "disk": disk or fixed_device(base="50us", qd=4),
         "loop": free_loop(),
         "workload": {**workload, "duration": duration},
-        "run": {"baseline": False},
+        "run": {"baseline": False, "keep_requests": True},
     }
     return sim.run_one(cfg, keep_model=True)
 

@@ -49,8 +49,8 @@ class ChannelSSD(Device):
         else:
             self.queue.append((req, done))
 
-    def _finish(self, event) -> None:
-        req, done = event._value
+    def _finish(self, req_done) -> None:
+        req, done = req_done
         now = self.env.now
         self._account(now)
         self.in_system -= 1

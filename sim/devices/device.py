@@ -34,8 +34,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-import simpy
-
 from ..clock import Environment
 from ..params import DEVICES
 from ..request import GUEST, Request
@@ -75,6 +73,9 @@ class Device:
         self._bw = (cfg.read_bw, cfg.write_bw, 0, 0)  # per op; 0: no data to transfer
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
+        # service() is this class's and draws nothing: _start reads the base cost directly
+        self._fixed = not self._random and type(self).service is Device.service
+        self._single = cfg.queue_depth == 1
         self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
         self._backup_seq = -1  # backup requests numbered as they start
         # statistics
@@ -101,7 +102,8 @@ class Device:
     def submit(self, req: Request, done: Callable[[Request], None]) -> None:
         """Queue ``req``; ``done(req)`` runs when the device completes it."""
         now = self.env.now
-        self._account(now)
+        self._area += self.in_system * (now - self._t_last)  # _account, written out (a hot path)
+        self._t_last = now
         self.in_system += 1
         if self.free > 0:
             self.free -= 1
@@ -153,19 +155,21 @@ class Device:
     def _start(self, req: Request, done: Callable[[Request], None], now: int) -> None:
         sequential = abs(req.offset - self.last_end) <= self.window
         self.last_end = req.offset + req.nbytes
-        t_ready = now + self.service(req, sequential)
+        if self._fixed:
+            t_ready = now + self._base[2 * req.op + sequential]  # service() of a fixed, stall-free device
+        else:
+            t_ready = now + self.service(req, sequential)
         bw = self._bw[req.op]
         xfer = req.nbytes * 1_000_000_000 // bw if bw else 0
         if not xfer:
             end = t_ready
-        elif self.cfg.queue_depth == 1:
+        elif self._single:
             end = t_ready + xfer  # one request at a time: the path is always free
         else:
             end = self._reserve(now, t_ready, xfer)
         if self.trace is not None:
             self.trace.append((now, self.name, "start", req))
-        ev = self.env.timeout(end - now, (req, done))
-        ev.callbacks.append(self._finish)
+        self.env.call_in(end - now, self._finish, (req, done))
 
     def _reserve(self, now: int, t_ready: int, xfer: int) -> int:
         cal = self._calendar
@@ -182,10 +186,11 @@ class Device:
         cal.insert(i, [start, start + xfer])
         return start + xfer
 
-    def _finish(self, event: simpy.Event) -> None:
-        req, done = event._value
+    def _finish(self, req_done: tuple[Request, Callable[[Request], None]]) -> None:
+        req, done = req_done
         now = self.env.now
-        self._account(now)
+        self._area += self.in_system * (now - self._t_last)  # _account, written out
+        self._t_last = now
         self.in_system -= 1
         self.completed += 1
         if self.trace is not None:

@@ -72,20 +72,18 @@ class NetworkTarget:
         if self.trace is not None:
             self.trace.append((self.env.now, self.name, "send", req))
         sent = self._link(req.nbytes if req.op == WRITE else 0, back=False)
-        ev = self.env.timeout(sent + self.half_rtt - self.env.now, (req, done))
-        ev.callbacks.append(self._arrive)
+        self.env.call_in(sent + self.half_rtt - self.env.now, self._arrive, (req, done))
 
-    def _arrive(self, event) -> None:
-        req, done = event._value
+    def _arrive(self, req_done) -> None:
+        req, done = req_done
         self.remote.submit(req, lambda r: self._served(r, done))
 
     def _served(self, req: Request, done) -> None:
         back = self._link(req.nbytes if req.op == READ else 0, back=True)  # only a read's data returns
-        ev = self.env.timeout(back + self.half_rtt - self.env.now, (req, done))
-        ev.callbacks.append(self._reply)
+        self.env.call_in(back + self.half_rtt - self.env.now, self._reply, (req, done))
 
-    def _reply(self, event) -> None:
-        req, done = event._value
+    def _reply(self, req_done) -> None:
+        req, done = req_done
         self.in_system -= 1
         self.completed += 1
         if self.trace is not None:

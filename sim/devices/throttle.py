@@ -311,8 +311,7 @@ class _Timer:
         self._gen += 1
         gen = self._gen
         self.deadline = when
-        ev = self.env.timeout(max(0, when - self.env.now))
-        ev.callbacks.append(lambda _e: self._expired(gen))
+        self.env.call_in(max(0, when - self.env.now), self._expired, gen)
 
     def delete(self) -> None:
         """``timer_del``."""

@@ -151,8 +151,13 @@ class JobContext:
 class JobRecord:
     """What a run's metrics read of the job (``runs.parquet``, timelines).
 
-    ``copy_t`` / ``copy_cow`` hold one entry per cluster copied: when it
-    landed on the target and whether a guest write's copy-before-write did it.
+    ``copies`` counts the clusters copied; ``copies_per_window`` /
+    ``cow_per_window`` count them per window of ``window`` ns (the run's
+    ``run.timeline_window``) by the time they landed on the target, all of
+    them and those a guest write's copy-before-write made.  Only with
+    ``run.keep_requests`` (:meth:`configure`) are ``copy_t`` / ``copy_cow``
+    kept, one entry per cluster copied (when it landed, whether by
+    copy-before-write); else they are None.
     """
 
     __slots__ = (
@@ -163,6 +168,10 @@ class JobRecord:
         "n",
         "cluster_size",
         "progress",
+        "copies",
+        "window",
+        "copies_per_window",
+        "cow_per_window",
         "copy_t",
         "copy_cow",
         "cow_count",
@@ -186,8 +195,12 @@ class JobRecord:
         self.n = n  # clusters of the disk
         self.cluster_size = cluster_size
         self.progress = 0  # bytes copied to the target (background and copy-before-write)
-        self.copy_t = array("q")
-        self.copy_cow = array("b")
+        self.copies = 0  # clusters copied to the target
+        self.window = 100 * 10**6  # ns per entry of copies_per_window (the run's timeline window)
+        self.copies_per_window = array("q")
+        self.cow_per_window = array("q")
+        self.copy_t: array | None = None  # per cluster, with run.keep_requests only
+        self.copy_cow: array | None = None
         self.cow_count = 0  # clusters copied before a guest write
         self.cow_errors = 0  # copy-before-writes that failed
         self.target_bytes = 0  # data written to the target
@@ -200,11 +213,29 @@ class JobRecord:
         self.peak_in_flight_bytes = 0  # the most bytes in copy tasks at once (block-copy's buffer)
         self.snapshot_broken = False  # break-snapshot happened
 
+    def configure(self, window: int, keep: bool = False) -> None:
+        """Count copies per ``window`` ns; with ``keep``, also keep one entry per cluster copied."""
+        if self.copies:
+            raise RuntimeError("JobRecord.configure: copies were already recorded")
+        self.window = window
+        self.copy_t = array("q") if keep else None
+        self.copy_cow = array("b") if keep else None
+
     def copied(self, c: int, t: int, cow: bool) -> None:
         """Cluster ``c`` landed on the target at ``t``."""
         self.progress += self.cluster_size
-        self.copy_t.append(t)
-        self.copy_cow.append(cow)
+        self.copies += 1
+        w = t // self.window
+        per = self.copies_per_window
+        if w >= len(per):
+            per.extend([0] * (w + 1 - len(per)))
+            self.cow_per_window.extend([0] * (w + 1 - len(self.cow_per_window)))
+        per[w] += 1
+        if cow:
+            self.cow_per_window[w] += 1
+        if self.copy_t is not None:
+            self.copy_t.append(t)
+            self.copy_cow.append(cow)  # type: ignore[union-attr]
 
 
 class JobProgress:
@@ -354,6 +385,15 @@ class BackupJob:
     def before_io(self, req: Request, co: Coroutine) -> Body[bool]:
         """Copy-before-write for guest request ``req``; False when the request must fail."""
         raise NotImplementedError
+
+    def io_is_clean(self, req: Request) -> bool:
+        """True if :meth:`before_io` for ``req`` would return True at once, with no effect.
+
+        The block layer then takes its fast path and does not run the hook
+        (``sim/block.py``).  It must have no side effect and be exact: a mode
+        that cannot tell cheaply returns False (the default), and the hook runs.
+        """
+        return False
 
     def remaining_clusters(self) -> int:
         """Clusters not yet claimed by a copy."""

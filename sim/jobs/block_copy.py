@@ -514,6 +514,9 @@ class BlockCopyJob(BackupJob):
             return True
         return False
 
+    def io_is_clean(self, req: Request) -> bool:
+        return not self.active or self.cbw_broken or self.closing or self._clean(req.c0, req.c1)
+
     def _clean(self, c0: int, c1: int) -> bool:
         """Nothing to copy or wait for in clusters ``c0 .. c1-1``: ``block_copy`` returns at once."""
         bcs = self.cbw_bcs

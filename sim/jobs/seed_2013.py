@@ -161,6 +161,18 @@ class SeedBackupJob(BackupJob):
 
     # -- copy-before-write ----------------------------------------------------------
 
+    def io_is_clean(self, req: Request) -> bool:
+        if not self.active or self.record.error:
+            return True
+        lock = self.lock
+        if lock.writer or lock._waiting:
+            return False  # the read lock would wait, or its release would wake someone
+        get = self.bitmap.get
+        for c in range(req.c0, req.c1):
+            if not get(c):
+                return False
+        return True
+
     def before_io(self, req: Request, co: Coroutine) -> Body[bool]:
         """The ``before_write`` hook: copy the unclaimed clusters ``req`` touches first.
 

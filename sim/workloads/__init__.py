@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 from ..params import WORKLOADS
+from ..recording import Recording
 from .base import Guest, RequestStream, WorkloadConfig, workload_config
 
 for _module in (
@@ -30,6 +31,9 @@ for _module in (
 __all__ = ["WORKLOADS", "Guest", "WorkloadConfig", "RequestStream", "workload_config", "make_guest"]
 
 
-def make_guest(env, cfg: WorkloadConfig, blk, disk_size: int, draws) -> Guest:
-    """The guest object for a validated config."""
-    return WORKLOADS.get(cfg.kind)(env, cfg, blk, disk_size, draws)
+def make_guest(env, cfg: WorkloadConfig, blk, disk_size: int, draws, recording: Recording | None = None) -> Guest:
+    """The guest object for a validated config, recording as ``recording`` says (default: no window, no log)."""
+    guest = WORKLOADS.get(cfg.kind)(env, cfg, blk, disk_size, draws)
+    if recording is not None:
+        guest.stats = recording.guest_stats(guest.paced)
+    return guest

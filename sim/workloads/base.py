@@ -1,11 +1,14 @@
 """What every guest workload shares: its request stream and its records.
 
 A guest issues requests through :meth:`sim.block.BlockLayer.submit_guest` and
-records each completion (submit and completion time, operation, size, time
-spent in copy-before-write, error) in flat lists that the metrics turn into
-tables.  Which requests it issues comes only from its ``workload`` stream and
-the order it issues them, never from timing, so a run with a backup and its
-baseline issue the same requests (``docs/model.md`` section 2).
+hands each completion to its :class:`sim.recording.GuestStats` (``stats``):
+counts, latency histograms and a timeline, in memory that does not grow with
+the run; with ``run.keep_requests`` also one row per request (submit and
+completion time, operation, size, time spent in copy-before-write, error),
+which ``sim.metrics.guest_frame`` turns into a table.  Which requests it
+issues comes only from its ``workload`` stream and the order it issues them,
+never from timing, so a run with a backup and its baseline issue the same
+requests (``docs/model.md`` section 2).
 
 The common request stream (:class:`RequestStream`) is fio-like: random or
 sequential blocks of ``bs`` bytes over a region of the disk (``offset``,
@@ -33,7 +36,6 @@ To add a workload: subclass :class:`WorkloadConfig` with ``kind`` a
 from __future__ import annotations
 
 import math
-from array import array
 from bisect import bisect_right
 from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -42,6 +44,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ..clock import Environment
 from ..params import WORKLOADS, ConfigError, Section, units
+from ..recording import GuestStats, Recording
 from ..request import DISCARD, GUEST, READ, WRITE, WRITE_ZEROES, Request
 from ..rng import Draws
 
@@ -260,6 +263,8 @@ class Guest:
 
     kind: ClassVar[str] = ""
     Config: ClassVar[type[WorkloadConfig]] = WorkloadConfig
+    #: Its requests have a due time (``req.t_due``): the schedule latency is recorded too.
+    paced: ClassVar[bool] = False
 
     def __init__(self, env: Environment, cfg: WorkloadConfig, blk: BlockLayer, disk_size: int, draws: Draws):
         self.env = env
@@ -270,15 +275,18 @@ class Guest:
         self.stopped = False
         self.exhausted = env.event()  # fires when a finite guest has issued its last request
         self.issued = 0
-        # flat typed arrays (8 bytes a value, not a Python object each)
-        self.t_submit = array("q")
-        self.t_done = array("q")
-        self.op = array("b")
-        self.nbytes = array("q")
-        self.cow_ns = array("q")
-        self.error = array("b")
-        self.offset = array("q")
-        self.index = array("q")
+        # what it records (sim.workloads.make_guest gives it the model's window and settings)
+        self.stats: GuestStats = Recording().guest_stats(self.paced)
+
+    @property
+    def completed(self) -> int:
+        """Requests completed so far."""
+        return self.stats.completed
+
+    @property
+    def requests(self):
+        """The per-request log (``run.keep_requests``), or None."""
+        return self.stats.log
 
     def _exhaust(self) -> None:
         """A finite guest (a trace, a script) has nothing more to issue."""
@@ -302,14 +310,7 @@ class Guest:
         self.blk.submit_guest(req, self._record)
 
     def _record(self, req: Request) -> None:
-        self.t_submit.append(req.t_submit)
-        self.t_done.append(req.t_done)
-        self.op.append(req.op)
-        self.nbytes.append(req.nbytes)
-        self.cow_ns.append(req.cow_ns)
-        self.error.append(req.error)
-        self.offset.append(req.offset)
-        self.index.append(req.index)
+        self.stats.record(req)
         self._completed(req)
 
     def _completed(self, req: Request) -> None:

@@ -73,7 +73,7 @@ class BurstyGuest(Guest):
         cfg = self.cfg
         return draw_period(self.draws, mean_ns, cfg.period_dist, cfg.pareto_shape)
 
-    def _begin_on(self, _event=None) -> None:
+    def _begin_on(self, _arg=None) -> None:
         if self.stopped:
             return
         length = self._period(self.cfg.on_mean)
@@ -86,20 +86,20 @@ class BurstyGuest(Guest):
         gap = int(self.draws.exponential() * self._mean_ns)
         now = self.env.now
         if now + gap < self._on_end:
-            self.env.timeout(gap).callbacks.append(self._arrive)
+            self.env.call_in(gap, self._arrive)
         else:  # memoryless: the gap that crosses the end of ON is dropped
-            self.env.timeout(self._on_end - now).callbacks.append(self._begin_off)
+            self.env.call_in(self._on_end - now, self._begin_off)
 
-    def _arrive(self, _event) -> None:
+    def _arrive(self, _arg=None) -> None:
         if self.stopped:
             return
         self.issue()
         self._next()
 
-    def _begin_off(self, _event) -> None:
+    def _begin_off(self, _arg=None) -> None:
         if self.stopped:
             return
         length = self._period(self.cfg.off_mean)
         self.off_count += 1
         self.off_ns += length
-        self.env.timeout(length).callbacks.append(self._begin_on)
+        self.env.call_in(length, self._begin_on)

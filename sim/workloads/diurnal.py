@@ -49,9 +49,9 @@ class DiurnalGuest(Guest):
 
     def _schedule(self) -> None:
         gap = int(self.draws.exponential() * self._mean_ns)
-        self.env.timeout(gap).callbacks.append(self._candidate)
+        self.env.call_in(gap, self._candidate)
 
-    def _candidate(self, _event) -> None:
+    def _candidate(self, _arg=None) -> None:
         if self.stopped:
             return
         if self.draws.random() * self._peak < self.rate(self.env.now - self._t_start):

@@ -39,10 +39,10 @@ class FioGuest(Guest):
             return
         think = self.cfg.think_time
         if think:
-            self.env.timeout(think).callbacks.append(self._after_think)
+            self.env.call_in(think, self._after_think)
         else:
             self.issue()
 
-    def _after_think(self, _event) -> None:
+    def _after_think(self, _arg=None) -> None:
         if not self.stopped:
             self.issue()

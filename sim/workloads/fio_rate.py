@@ -43,10 +43,11 @@ as slots free.  With ``rate_iops = 0`` there is no gate: a closed loop of
 (``account_io_completion``): the guest's issue time, which is the frame's
 ``t_submit_ns`` (:meth:`sim.block.BlockLayer.submit_guest`), to its
 completion.  Lag behind the schedule is not in it (coordinated omission).
-Each request also records when it was *due* (``t_due_ns``: the epoch plus its
-due time; the issue time itself when unpaced), from which the metrics derive
-the latency the application feels, ``t_done_ns - t_due_ns``
-(:func:`sim.metrics.schedule_summary`).  When the guest stops, the I/Os due by
+Each request also carries when it was *due* (``t_due``: the epoch plus its
+due time; the issue time itself when unpaced), from which the guest's
+:class:`~sim.recording.GuestStats` records the latency the application
+feels, completion - due time, by due time (:func:`sim.metrics.schedule_summary`;
+``t_due_ns`` in the request table with ``run.keep_requests``).  When the guest stops, the I/Os due by
 then but never issued are counted (``unissued``): they have no completion.
 
 **Jobs** (``numjobs``, ``options.c``: "Duplicate this job this many times").
@@ -80,7 +81,6 @@ slack in the sleep.
 from __future__ import annotations
 
 import math
-from array import array
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -159,6 +159,7 @@ class FioRateGuest(Guest):
 
     Config = FioRateConfig
     cfg: FioRateConfig
+    paced = True  # every request has a due time (its issue time when unpaced)
 
     def __init__(self, env, cfg: FioRateConfig, blk, disk_size: int, draws: Draws):
         super().__init__(env, cfg, blk, disk_size, draws)
@@ -171,7 +172,6 @@ class FioRateGuest(Guest):
             )
             for k in range(cfg.numjobs)
         ]
-        self.t_due = array("q")
         self.epoch = 0
         self.unissued: int | None = None  # I/Os due when the guest stopped but never issued
         self._mean_us = 1_000_000 // cfg.rate_iops if cfg.rate_iops else 0
@@ -207,7 +207,7 @@ class FioRateGuest(Guest):
 
     def _sleep(self, job: _Job) -> None:
         job.state = _SLEEP
-        self.env.timeout(job.usec * 1000).callbacks.append(lambda _ev: self._woke(job))
+        self.env.call_in(job.usec * 1000, self._woke, job)
 
     def _woke(self, job: _Job) -> None:
         job.state = _RUN
@@ -238,11 +238,6 @@ class FioRateGuest(Guest):
         u = 1.0 - job.sched.random()  # (0, 1], as __rand_0_1
         job.last_usec += int(self._mean_us * -math.log(u))
         return job.last_usec
-
-    def _record(self, req: Request) -> None:
-        assert isinstance(req, JobRequest)
-        self.t_due.append(req.t_due)
-        super()._record(req)
 
     def _completed(self, req: Request) -> None:
         assert isinstance(req, JobRequest)

@@ -16,7 +16,8 @@ stream (``numpy.random.Generator.spawn``), so streams are independent,
 deterministic, and the same with and without a backup.  A stream may have its
 own ``duration``; the multi guest's ``duration`` stops them all.  Requests of
 all streams are recorded by the multi guest itself, in one set of records;
-``stream_id`` tells which stream each record came from.  Streams cannot nest
+with ``run.keep_requests``, ``stream_id`` tells which stream each row of the
+request table came from.  Streams cannot nest
 (no ``multi`` inside ``multi``).
 """
 
@@ -92,7 +93,8 @@ class _Tap:
 
     def done(self, req: Request) -> None:
         m = self.multi
-        m.stream_id.append(self.k)
+        if m.stats.log is not None:
+            m.stream_id.append(self.k)
         m._record(req)
         if self.guest is not None:
             self.guest._completed(req)  # the stream's own reaction (closed loop: the next request)

@@ -32,9 +32,9 @@ class PoissonGuest(Guest):
 
     def _schedule(self) -> None:
         gap = int(self.draws.exponential() * self._mean_ns)
-        self.env.timeout(gap).callbacks.append(self._arrive)
+        self.env.call_in(gap, self._arrive)
 
-    def _arrive(self, _event) -> None:
+    def _arrive(self, _arg=None) -> None:
         if self.stopped:
             return
         self.issue()

@@ -68,13 +68,12 @@ class ScriptGuest(Guest):
         if not self.cfg.requests:
             self._exhaust()
         for i, (t, op, offset, size) in enumerate(self.cfg.requests):
-            ev = self.env.timeout(max(0, t - now), (i, op, offset, size))
-            ev.callbacks.append(self._submit)
+            self.env.call_in(max(0, t - now), self._submit, (i, op, offset, size))
 
-    def _submit(self, event) -> None:
+    def _submit(self, item) -> None:
         if self.stopped:
             return
-        i, op, offset, size = event.value
+        i, op, offset, size = item
         req = Request(_OPS[op], offset, size, GUEST, i)
         self.issued += 1
         if self.issued == len(self.cfg.requests):

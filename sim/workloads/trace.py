@@ -241,12 +241,12 @@ class TraceGuest(Guest):
         at = max(at, self._last_at)  # out-of-order records go at once
         self._last_at = at
         delay = self._t_start + at - self.env.now
-        self.env.timeout(max(0, delay), rec).callbacks.append(self._arrive)
+        self.env.call_in(max(0, delay), self._arrive, rec)
 
-    def _arrive(self, event) -> None:
+    def _arrive(self, rec) -> None:
         if self.stopped:
             return
-        self.submit(event.value)
+        self.submit(rec)
         self._schedule()
 
     def _issue_next(self) -> bool:

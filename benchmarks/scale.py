@@ -1,0 +1,61 @@
+"""Wall time and peak memory of one backup against the disk's size, through ``backupsim run``.
+
+    .venv/bin/python benchmarks/scale.py 1GiB 16GiB 64GiB 1TiB
+
+For each size, runs ``backupsim run benchmarks/scale.toml --set backup.disk_size=SIZE
+--jobs 1`` in a fresh process (into a temporary folder, report included) and prints one
+JSON line: the size, the wall time of the whole command, the peak resident memory of the
+largest process it ran (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, the batch runs its run
+in a worker process), and from the stored ``runs.parquet`` the simulated time, the guest
+requests and clusters copied, and simulated operations per wall second.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+_WRAP = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def measure(size: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="backupsim-scale-") as tmp:
+        cmd = [
+            sys.executable, "-m", "sim", "run", str(HERE / "scale.toml"),
+            "--set", f"backup.disk_size={size}", "--jobs", "1", "--out", tmp,
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        # a fresh parent per size, so that the peak is this size's alone
+        out = subprocess.run(
+            [sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, cwd=HERE.parent
+        )
+        wall = time.perf_counter() - t0
+        peak = int(out.stdout.split()[-1])
+        row = pd.read_parquet(Path(tmp) / "runs.parquet").iloc[0]
+    ops = int(row["guest_ops"]) + int(row["backup_clusters"])
+    return {
+        "disk_size": size,
+        "status": row["status"],
+        "wall_s": round(wall, 1),
+        "peak_rss_mib": round(peak / 1024, 1),
+        "simulated_s": round(float(row["sim_time_s"]), 1),
+        "guest_ops": int(row["guest_ops"]),
+        "cluster_copies": int(row["backup_clusters"]),
+        "ops_per_wall_s": round(ops / wall),
+    }
+
+
+if __name__ == "__main__":
+    for size in sys.argv[1:] or ["1GiB"]:
+        sys.stdout.write(json.dumps(measure(size)) + "\n")
+        sys.stdout.flush()
