@@ -39,9 +39,10 @@ not block).  Each iteration takes the handlers ready at its poll, in the order
 they became ready, then the timers expired at the start of its timer phase.
 
 The wait of each guest handler (from ready to start) is recorded in
-``guest_wait_t`` / ``guest_wait_ns``: the "unresponsiveness" the patch author
-felt.  To model another loop (say an iothread with its own AioContext), build a
-second :class:`EventLoop` and post the handlers that belong to it there.
+``waits`` (:class:`sim.recording.WaitStats`: the maximum and a histogram, split
+by the backup window): the "unresponsiveness" the patch author felt.  To
+model another loop (say an iothread with its own AioContext), build a second
+:class:`EventLoop` and post the handlers that belong to it there.
 """
 
 from __future__ import annotations
