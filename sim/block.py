@@ -147,7 +147,7 @@ class BlockLayer:
         self.loop.post(self._guest_end, req, self._complete_cost, True)
 
     def _guest_end(self, req: Request) -> None:
-        """The completion's handler on the fast path: what :meth:`_guest` does after the device."""
+        """The end of a guest request after the device: the fast path's handler, the coroutine's last step."""
         if self.serialize:
             self.untrack(req)
         req.t_done = self.env.now
@@ -181,17 +181,7 @@ class BlockLayer:
                 self.oracle.write_started(req.c0, req.c1)
             self.disk.submit(req, self._guest_io_done)
             yield PARK
-        if self.serialize:
-            self.untrack(req)
-        req.t_done = self.env.now
-        self.in_flight -= 1
-        if self.in_flight == 0 and self._drained is not None:
-            drained, self._drained = self._drained, None
-            drained()
-        self.activity.completed(req.t_done - req.t_submit)
-        if self.trace is not None:
-            self.trace.append((self.env.now, "guest", "complete", req))
-        req.on_done(req)
+        self._guest_end(req)
 
     def _guest_io_done(self, req: Request) -> None:
         if req.op != READ:

@@ -211,32 +211,12 @@ class EventLoop:
                             self._cont = (fn, arg)
                             env.call_in(cost, self._resume)
                             return
-                    r = fn(arg)
-                    if r is not None:
-                        hold, fn2, arg2 = r
-                        self._cont = (fn2, arg2)
-                        if hold > 0:
-                            self.busy_ns += hold
-                            t = env.now + hold
-                            if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
-                                env.now = t
-                                env.advanced += 1
-                            else:
-                                env.call_in(hold, self._resume)
-                                return
+                    self._cont = (fn, arg)  # runs at the top of the loop, which also takes its hold
                     continue
                 self._timer_phase = True
                 self._timer_now = -1
-                hold = self.iteration_cost  # the rest of the iteration's dispatch before the timer check
-                if hold:
-                    self.busy_ns += hold
-                    t = env.now + hold
-                    if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
-                        env.now = t
-                        env.advanced += 1
-                    else:
-                        env.call_in(hold, self._resume)
-                        return
+                if self.iteration_cost and not self._hold(self.iteration_cost):
+                    return  # the rest of the iteration's dispatch before the timer check
             if self._timer_now < 0:
                 self._timer_now = env.now
                 self._timer_limit = self._tseq
