@@ -4,7 +4,8 @@
 
 For each size, runs ``backupsim run benchmarks/scale.toml --set backup.disk_size=SIZE
 --jobs 1`` in a fresh process (into a temporary folder, report included) and prints one
-JSON line: the size, the wall time of the whole command, the peak resident memory of the
+JSON line: the size, the wall time of the whole command, the CPU time of all its processes
+(user and system: what other work on the machine moves least), the peak resident memory of the
 largest process it ran (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, the batch runs its run
 in a worker process), and from the stored ``runs.parquet`` the simulated time, the guest
 requests and clusters copied, and simulated operations per wall second.
@@ -24,7 +25,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 _WRAP = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); print(u.ru_utime + u.ru_stime, u.ru_maxrss)"
 )
 
 
@@ -40,14 +41,15 @@ def measure(size: str) -> dict:
             [sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, cwd=HERE.parent
         )
         wall = time.perf_counter() - t0
-        peak = int(out.stdout.split()[-1])
+        cpu, peak = out.stdout.split()[-2:]
         row = pd.read_parquet(Path(tmp) / "runs.parquet").iloc[0]
     ops = int(row["guest_ops"]) + int(row["backup_clusters"])
     return {
         "disk_size": size,
         "status": row["status"],
         "wall_s": round(wall, 1),
-        "peak_rss_mib": round(peak / 1024, 1),
+        "cpu_s": round(float(cpu), 1),
+        "peak_rss_mib": round(int(peak) / 1024, 1),
         "simulated_s": round(float(row["sim_time_s"]), 1),
         "guest_ops": int(row["guest_ops"]),
         "cluster_copies": int(row["backup_clusters"]),

@@ -30,7 +30,7 @@ from .jobs import BackupJob, JobContext, make_job
 from .layout import DiskLayout
 from .loop import EventLoop
 from .nbd import NbdExport
-from .oracle import ContentOracle
+from .oracle import ContentOracle, NoOracle
 from .params import MODES
 from .policies import PolicyContext, make_policy
 from .recording import Recording, Window
@@ -76,7 +76,8 @@ class Model:
             self.target = self.disk
         else:
             self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace, groups)
-        self.oracle = ContentOracle(n)
+        # generations of every cluster, for a backup's consistency; a run without one keeps none
+        self.oracle = ContentOracle(n) if mode is not None else NoOracle()
         self.blk = BlockLayer(
             env,
             self.loop,

@@ -82,3 +82,24 @@ def test_a_torn_background_read_makes_the_backup_inconsistent():
     assert not s["consistent"] and s["complete"] and not s["good_backup"]
     s = _torn(True)
     assert s["torn_reads"] == 0 and s["consistent"] and s["good_backup"]
+
+
+def test_a_run_without_backup_keeps_no_generations():
+    # a baseline (and backup.mode = "none") never compares contents: no per-cluster array at all,
+    # however large the disk and however many writes the guest makes
+    from sim.config import build_config
+    from sim.model import Model
+    from sim.oracle import ContentOracle, NoOracle
+
+    cfg = build_config(
+        {
+            "backup": {"disk_size": "1TiB", "cluster_size": "64KiB", "start": "1ms"},
+            "workload": {"kind": "fio", "rw": "randwrite", "bs": "4KiB", "iodepth": 4, "duration": "5ms"},
+            "run": {"baseline": False},
+        }
+    )
+    baseline = Model(cfg, with_backup=False, window=(0, 5_000_000)).run(until=5_000_000)
+    assert isinstance(baseline.oracle, NoOracle) and len(baseline.oracle.gen) == 0
+    assert baseline.guest.completed > 0
+    with_backup = Model(build_config({**cfg.to_dict(), "backup": {**cfg.to_dict()["backup"], "disk_size": "64MiB"}}))
+    assert type(with_backup.oracle) is ContentOracle and len(with_backup.oracle.gen) == 1024
