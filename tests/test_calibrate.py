@@ -55,6 +55,10 @@ def test_sim_only_writes_the_table(tmp_path, capsys):
     md = (out / "calibration.md").read_text()
     assert "workers-1" in md and "no-backup" in md
     assert (out / "calibration.csv").exists() and not (out / "calibration.png").exists()
+    # the reference machine's QEMU task beside the model's: a 1 MiB read and write at the psync costs,
+    # 2 x 536,576 ns = 1073 us, against 1,879 us measured with one worker (1.75x), 1,452 us with 64
+    assert "1879 µs with one worker, 1452 µs a task with 64 (1.29x faster)" in md
+    assert "give it 1073 µs (a read and a write): QEMU takes 1.75x as long" in md
 
 
 def test_missing_packages_are_named_with_the_install_command(tmp_path, capsys, monkeypatch):
@@ -82,3 +86,5 @@ def test_one_real_case_matches_the_model(tmp_path):
     # the throttle sets the duration on both sides: within the 5 %
     assert abs(row["ratio_backup_s"] - 1) <= 0.05
     assert (tmp_path / "calibration.png").exists()
+    # this machine's own copy task, measured by unthrottled backups, is reported beside the model's
+    assert "QEMU's own 1 MiB copy task" in (tmp_path / "calibration.md").read_text()

@@ -1,7 +1,9 @@
 """``backupsim calibrate``: run the cases for real and in backupsim, and write them side by side.
 
 :func:`calibrate` measures this machine's tmpfs file and NBD path first
-(:func:`sim.calibrate.real.measure_path`, the ``psync`` file costs), runs each
+(:func:`sim.calibrate.real.measure_path`, the ``psync`` file costs) and QEMU's
+own copy task (:func:`sim.calibrate.real.measure_tasks`, reported beside the
+model's, not used by it), runs each
 case ``reps`` times for real and ``reps`` seeds in backupsim with those costs,
 and writes into ``out``:
 
@@ -30,7 +32,7 @@ import pandas as pd
 
 from ..files import atomic_write
 from .cases import CASES, SETUP, Case, Setup
-from .simulated import REFERENCE_FILE, REFERENCE_PATH, FileCosts, sim_config
+from .simulated import REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS, FileCosts, sim_config
 
 __all__ = ["calibrate", "measure_file", "TARGETS"]
 
@@ -92,14 +94,15 @@ def calibrate(
 ) -> pd.DataFrame:
     """Run ``cases`` (real unless ``sim_only``, and simulated) and write the comparison into ``out``."""
     if sim_only:
-        file, path = REFERENCE_FILE, REFERENCE_PATH
+        file, path, tasks = REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS
     else:
-        from .real import measure_path
+        from .real import measure_path, measure_tasks
 
-        file, path = measure_file(), measure_path(setup)
+        file, path, tasks = measure_file(), measure_path(setup), measure_tasks(setup)
         say(
             f"this machine: tmpfs file 4 KiB {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s; "
-            f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us"
+            f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us; "
+            f"QEMU's 1 MiB copy task {tasks.one_worker_ns / 1e3:.0f} us"
         )
     rows = []
     for case in cases:
@@ -120,7 +123,7 @@ def calibrate(
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "calibration.csv", lambda p: table.to_csv(p, index=False))
-    atomic_write(out / "calibration.md", lambda p: p.write_text(_markdown(table, file, path, reps, sim_only)))
+    atomic_write(out / "calibration.md", lambda p: p.write_text(_markdown(table, file, path, reps, sim_only, tasks)))
     if not sim_only:
         atomic_write(out / "calibration.png", lambda p: _figure(table, p))
     return table
@@ -150,7 +153,20 @@ def _ok(row: pd.Series, m: str) -> str:
     return " ✓" if abs(r - 1) <= TARGETS[m] else " ✗"
 
 
-def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: bool) -> str:
+def _tasks_line(tasks, file: FileCosts) -> str:
+    """QEMU's own copy task against the model's (a read and a write on the tmpfs devices)."""
+    model = 2 * (file.read_4k_ns + (tasks.task_bytes - 4096) / file.bytes_per_s * 1e9)
+    return (
+        f"QEMU's own {tasks.task_bytes >> 20} MiB copy task (unthrottled backup of a tmpfs image to a new file, "
+        f"no guest): {tasks.one_worker_ns / 1e3:.0f} µs with one worker, "
+        f"{tasks.many_workers_ns / 1e3:.0f} µs a task with {tasks.workers} ({tasks.parallelism:.2f}x faster); "
+        f"the model's tmpfs devices give it {model / 1e3:.0f} µs (a read and a write): "
+        f"QEMU takes {tasks.one_worker_ns / model:.2f}x as long. Every case here is bound by "
+        "the throttle group, so the durations do not show this; the guest's latency tails may."
+    )
+
+
+def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: bool, tasks=None) -> str:
     lines = [
         "# backupsim against a real QEMU",
         "",
@@ -160,6 +176,8 @@ def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: b
         f"{reps} repetitions (real) and {reps} seeds (simulated) per case; medians, real range in brackets.",
         "",
     ]
+    if tasks is not None:
+        lines += [("Reference machine: " if sim_only else "") + _tasks_line(tasks, file), ""]
     head = ["case"]
     for unit in ("backup (s)", "guest p50 (µs)", "guest p99 (µs)"):
         head += [f"{unit} real", f"{unit} sim", "ratio"] if not sim_only else [f"{unit} sim"]

@@ -17,6 +17,10 @@
 5. the guest latency percentiles of the requests fio *started* in that window
    (start = log time - latency; the log time is the reap time, in whole ms).
 
+:func:`measure_path` measures the NBD path at queue depth 1 and
+:func:`measure_tasks` QEMU's own copy task (unthrottled backups without a
+guest, one worker and 64), before the cases.
+
 The QMP client is QEMU's own ``qemu.qmp`` package (optional dependency
 ``backupsim[calibrate]``).  Nothing here is imported by the model.
 """
@@ -37,7 +41,16 @@ import numpy as np
 
 from .cases import SETUP, Case, Setup
 
-__all__ = ["RealResult", "PathCosts", "run_real", "measure_path", "missing_tools", "INSTALL_HINT"]
+__all__ = [
+    "RealResult",
+    "PathCosts",
+    "TaskCosts",
+    "run_real",
+    "measure_path",
+    "measure_tasks",
+    "missing_tools",
+    "INSTALL_HINT",
+]
 
 TOOLS = ("qemu-storage-daemon", "qemu-img", "fio")
 INSTALL_HINT = (
@@ -84,21 +97,32 @@ def _fill(path: Path, size: int) -> None:
             f.write(rng.integers(0, 256, step, dtype=np.uint8).tobytes())
 
 
-def _daemon_args(d: Path, setup: Setup) -> list[str]:
+def _daemon_args(d: Path, setup: Setup, throttle: bool = True) -> list[str]:
+    if throttle:
+        source = [
+            "--object",
+            f"throttle-group,id=tg0,x-bps-total={setup.bps_total}",
+            "--blockdev",
+            f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
+            "--blockdev",
+            "driver=raw,node-name=src-raw,file=src-file",
+            "--blockdev",
+            "driver=throttle,node-name=src,throttle-group=tg0,file=src-raw",
+        ]
+    else:
+        source = [
+            "--blockdev",
+            f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
+            "--blockdev",
+            "driver=raw,node-name=src,file=src-file",
+        ]
     return [
         "qemu-storage-daemon",
         "--chardev",
         f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
         "--monitor",
         "chardev=qmp0",
-        "--object",
-        f"throttle-group,id=tg0,x-bps-total={setup.bps_total}",
-        "--blockdev",
-        f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
-        "--blockdev",
-        "driver=raw,node-name=src-raw,file=src-file",
-        "--blockdev",
-        "driver=throttle,node-name=src,throttle-group=tg0,file=src-raw",
+        *source,
         "--blockdev",
         f"driver=file,node-name=tgt-file,filename={d / 'tgt.raw'}",
         "--blockdev",
@@ -346,3 +370,53 @@ def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: floa
             daemon.kill()
             daemon.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass
+class TaskCosts:
+    """QEMU's own copy on this machine: unthrottled backups of a tmpfs image to a new one, no guest.
+
+    The calibration cases are all bound by the throttle group, so their durations
+    say nothing of what one block-copy task costs; this does.  A task is
+    ``task_bytes`` (block-copy's 1 MiB buffer): a read into a fresh buffer and a
+    write to a file that has no pages yet.
+    """
+
+    task_bytes: int
+    one_worker_ns: float  # backup duration per task with one worker (median of the repetitions)
+    many_workers_ns: float  # the same with 64 workers
+    workers: int = 64
+
+    @property
+    def parallelism(self) -> float:
+        """How much faster the copy runs with many workers than with one."""
+        return self.one_worker_ns / self.many_workers_ns if self.many_workers_ns else float("nan")
+
+
+def measure_tasks(setup: Setup = SETUP, workdir: str | None = None, reps: int = 3) -> TaskCosts:
+    """Back up ``setup.disk_size`` of tmpfs without a throttle and without a guest, with 1 and 64 workers."""
+    tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    task = 1 << 20  # BLOCK_COPY_MAX_BUFFER: block-copy's read/write chunk
+    per_task: dict[int, list[float]] = {1: [], 64: []}
+    for _ in range(reps):
+        for workers in per_task:
+            d = Path(tempfile.mkdtemp(prefix="backupsim-task-", dir=workdir or tmpfs))
+            daemon = None
+            try:
+                _fill(d / "src.raw", setup.disk_size)
+                with open(d / "tgt.raw", "wb") as f:
+                    f.truncate(setup.disk_size)
+                # the export stays, idle: no guest connects
+                args = _daemon_args(d, setup, throttle=False)
+                daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                _wait_for(d / "qmp.sock")
+                t0, t1 = asyncio.run(_backup(d / "qmp.sock", Case("tasks", max_workers=workers), setup))
+                per_task[workers].append((t1 - t0) * 1e9 / (setup.disk_size / task))
+                asyncio.run(_quit(d / "qmp.sock"))
+                daemon.wait(timeout=30)
+            finally:
+                if daemon is not None and daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+                shutil.rmtree(d, ignore_errors=True)
+    return TaskCosts(task, float(np.median(per_task[1])), float(np.median(per_task[64])))

@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cases import SETUP, Case, Setup
-from .real import PathCosts
+from .real import PathCosts, TaskCosts
 
-__all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH"]
+__all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH", "REFERENCE_TASKS"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ REFERENCE_FILE = FileCosts(read_4k_ns=1_608, read_1m_ns=536_576)
 REFERENCE_PATH = PathCosts(
     read_4k_ns=58_850, write_4k_ns=53_911, read_1m_ns=1_580_386, paced_4k_ns=245_259.5, paced_4k_p99_ns=491_127.25
 )
+
+#: Measured on the reference machine (2026-11-30, quiet): unthrottled backups of 256 MiB, tmpfs to a new tmpfs
+#: file, no guest, medians of 3 (``measure_tasks``).  Reported beside the model's task, not used by it.
+REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_879_000, many_workers_ns=1_452_000)
 
 #: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
 COMPLETE_COST_NS = 3_000
