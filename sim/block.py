@@ -114,20 +114,13 @@ class BlockLayer:
             and (job is None or (req.op == READ and not job.cow_on_read) or job.io_is_clean(req))
         ):
             if self.serialize:
-                tracked = self.tracked
                 if job is not None:
+                    tracked = self.tracked
                     for c in range(req.c0, req.c1):
                         if c in tracked:
                             return self._guest_slow(req)
-                self.in_flight += 1
-                for c in range(req.c0, req.c1):
-                    lst = tracked.get(c)
-                    if lst is None:
-                        tracked[c] = [req]
-                    else:
-                        lst.append(req)
-            else:
-                self.in_flight += 1
+                self.track(req)
+            self.in_flight += 1
             if req.op != READ:  # a write, discard or write-zeroes changes the content
                 self.oracle.write_started(req.c0, req.c1)
             self.disk.submit(req, self._guest_fast_done)

@@ -169,10 +169,13 @@ class EventLoop:
 
     def _run(self) -> None:
         # The hot path of the whole simulator: every handler, hold and timer passes
-        # here.  A hold is `busy_ns += ns`, then either the clock moves at once
-        # (the loop runs from its own agenda entry and nothing is queued up to the
-        # hold's end: _hold's test, written out) or an agenda entry resumes this
-        # method after it.  `pending` is what runs after the hold (self._cont).
+        # here.  Each step picks what runs next: the continuation of a handler
+        # that asked for a hold, a ready handler of this iteration's batch, or a
+        # due timer.  Then (once, for all three) it takes the hold before that
+        # runs: `busy_ns += ns`, and either the clock moves at once (the loop runs
+        # from its own agenda entry and nothing is queued up to the hold's end:
+        # _hold's test, written out) or an agenda entry resumes this method after
+        # it.  What runs after the hold waits in self._cont.
         env = self.env
         queue = env._queue
         timers = self._timers
@@ -182,56 +185,41 @@ class EventLoop:
             if cont is not None:
                 self._cont = None
                 r = cont[0](cont[1])
-                if r is not None:
-                    hold, fn2, arg2 = r
-                    self._cont = (fn2, arg2)
-                    if hold > 0:
-                        self.busy_ns += hold
-                        t = env.now + hold
-                        if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
-                            env.now = t
-                            env.advanced += 1
-                        else:
-                            env.call_in(hold, self._resume)
-                            return
-                continue
-            if not self._timer_phase:
-                batch = self._batch
-                if batch:
-                    fn, arg, cost, t_ready = batch.popleft()
-                    if t_ready >= 0:
-                        self.waits.add(t_ready, env.now - t_ready)
-                    if cost > 0:
-                        self.busy_ns += cost
-                        t = env.now + cost
-                        if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
-                            env.now = t
-                            env.advanced += 1
-                        else:
-                            self._cont = (fn, arg)
-                            env.call_in(cost, self._resume)
-                            return
-                    self._cont = (fn, arg)  # runs at the top of the loop, which also takes its hold
+                if r is None:
                     continue
-                self._timer_phase = True
-                self._timer_now = -1
-                if self.iteration_cost and not self._hold(self.iteration_cost):
-                    return  # the rest of the iteration's dispatch before the timer check
-            if self._timer_now < 0:
-                self._timer_now = env.now
-                self._timer_limit = self._tseq
-            if timers and timers[0][0] <= self._timer_now and timers[0][1] < self._timer_limit:
-                _, _, fn, arg, cost = heappop(timers)
-                self._cont = (fn, arg)
-                if cost > 0 and not self._hold(cost):
+                hold, fn, arg = r
+            elif not self._timer_phase and self._batch:
+                fn, arg, hold, t_ready = self._batch.popleft()
+                if t_ready >= 0:
+                    self.waits.add(t_ready, env.now - t_ready)
+            else:
+                if not self._timer_phase:
+                    self._timer_phase = True
+                    self._timer_now = -1
+                    if self.iteration_cost and not self._hold(self.iteration_cost):
+                        return  # the rest of the iteration's dispatch before the timer check
+                if self._timer_now < 0:
+                    self._timer_now = env.now
+                    self._timer_limit = self._tseq
+                if timers and timers[0][0] <= self._timer_now and timers[0][1] < self._timer_limit:
+                    _, _, fn, arg, hold = heappop(timers)
+                else:
+                    # end of iteration: poll
+                    self.iterations += 1
+                    if self._ready or not self._block(env.now):
+                        self._new_iteration()
+                        continue
                     return
-                continue
-            # end of iteration: poll
-            self.iterations += 1
-            if self._ready or not self._block(env.now):
-                self._new_iteration()
-                continue
-            return
+            self._cont = (fn, arg)
+            if hold > 0:
+                self.busy_ns += hold
+                t = env.now + hold
+                if top and (not queue or queue[0][0] > t) and ((reg := env._reg) is None or reg[0] > t):
+                    env.now = t
+                    env.advanced += 1
+                else:
+                    env.call_in(hold, self._resume)
+                    return
 
     def _block(self, now: int) -> bool:
         """Block in poll until the host alarm (or a post); False if it is already due."""

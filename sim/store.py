@@ -144,6 +144,19 @@ def _write_parquet(df: pd.DataFrame, path: Path, batch_id: str) -> None:
     pq.write_table(table.replace_schema_metadata(meta), path)
 
 
+def _as_text_where_mixed(runs: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """Swept columns whose values are given as text at some points and as numbers at others, as text.
+
+    A sweep may write one key both ways (``speed = "32MiB/s"`` and ``speed = 13421772``);
+    Parquet needs one type per column, and the text keeps what the scenario said.
+    """
+    for col in columns:
+        values = runs[col].dropna()
+        if values.map(type).nunique() > 1 and values.map(lambda v: isinstance(v, str)).any():
+            runs[col] = runs[col].map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(v))
+    return runs
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
@@ -326,7 +339,7 @@ class ResultStore:
             h, _ = read_parquet(self._part(key, "hist.parquet"))
             h.insert(0, "run_id", spec.run_id)
             hists.append(h)
-        runs = pd.DataFrame(rows)
+        runs = _as_text_where_mixed(pd.DataFrame(rows), {k for spec in specs for k in spec.swept})
         staging = self.root / f".staging-{secrets.token_hex(6)}"
         staging.mkdir()
         try:

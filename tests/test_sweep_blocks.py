@@ -105,3 +105,16 @@ def test_a_key_of_another_mode_in_a_block_names_the_swept_key_and_the_mode():
         _scn(text).validate()
     msg = str(e.value)
     assert "sweep.backup.max_workers" in msg and "'seed-2013'" in msg and "block-copy" in msg
+
+
+def test_a_key_swept_as_text_and_as_a_number_is_stored_as_text(tmp_path):
+    # the calibration scenario's speeds: "32MiB/s" at one point, 13421772 (bytes/s) at another
+    text = tiny_batch("mixed", 12).replace(
+        'policy = [{ name = "none" }, { name = "fixed-sleep", sleep = "1us" }]',
+        'policy = [{ name = "rate-limit", speed = "32MiB/s" }, { name = "rate-limit", speed = 13421772 }]',
+    )
+    scn = scenario_from_dict(tomllib.loads(text), "mixed.toml")
+    sim.run_batch(scn, tmp_path / "out", jobs=1, progress=False)
+    runs = sim.load_results(tmp_path / "out")
+    assert sorted(set(runs["policy.speed"])) == ["13421772", "32MiB/s"]
+    assert set(runs["policy.name"]) == {"rate-limit"}
