@@ -5,7 +5,9 @@ folder's lock, skips the runs whose results are already stored, computes the
 rest with the chosen executor, stores each one as it finishes
 (:class:`sim.store.ResultStore`) and publishes the merged files as one set.
 Every run is independent and deterministic, so the merged files are the same
-whatever the executor or number of workers.
+whatever the executor or number of workers.  A worker's task is a group of
+runs that share a baseline (:func:`groups`, :func:`sim.runner.run_group`: one
+baseline run for the group, each result the same as alone).
 
 * ``local`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` with
   ``jobs`` workers (all cores by default, never more than there are runs to
@@ -51,13 +53,15 @@ import pandas as pd
 
 from . import _version
 from .config import Config, ConfigError
-from .runner import run_one
+from .runner import baseline_key, run_group
 from .scenario import RunSpec, Scenario
 from .store import ResultsError, ResultStore, git_commit, now_iso, versions
 
 __all__ = [
     "run_batch",
     "execute",
+    "execute_group",
+    "groups",
     "BatchInterrupted",
     "check_out",
     "check_scheduler",
@@ -97,13 +101,38 @@ class BatchInterrupted(KeyboardInterrupt):
 
 def execute(config: Config) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """One run in a worker: its summary, timeline and latency histogram."""
-    cfg = config.replace(**{"run.keep_requests": False})
-    res = run_one(cfg)
-    return res.summary, res.timeline, res.histogram
+    return execute_group([config])[0]
 
 
-def _execute_on_worker(config: Config, version: str) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """:func:`execute` on a Dask worker, which must run the batch's backupsim version.
+def execute_group(configs: list[Config]) -> list[tuple[dict, pd.DataFrame, pd.DataFrame]]:
+    """Runs sharing a baseline (:func:`sim.runner.run_group`) in a worker: each one's summary, timeline, histogram."""
+    cfgs = [c.replace(**{"run.keep_requests": False}) for c in configs]
+    return [(res.summary, res.timeline, res.histogram) for res in run_group(cfgs)]
+
+
+def groups(todo: list[RunSpec], jobs: int) -> list[list[RunSpec]]:
+    """The runs of ``todo`` in tasks: runs sharing a baseline together, largest tasks first.
+
+    A group larger than its share of the batch (``len(todo) / jobs`` runs) is
+    split, so that a small batch still keeps every worker busy: that costs
+    one more baseline, never a different result (:mod:`sim.runner`).
+    """
+    by_key: dict[str, list[RunSpec]] = {}
+    out: list[list[RunSpec]] = []
+    for spec in todo:
+        key = baseline_key(spec.config)
+        if key is None:
+            out.append([spec])
+        else:
+            by_key.setdefault(key, []).append(spec)
+    for group in by_key.values():
+        n = -(-len(group) * max(jobs, 1) // len(todo))  # pieces of at most len(todo) / jobs runs, as even as can be
+        out.extend(group[i * len(group) // n : (i + 1) * len(group) // n] for i in range(n))
+    return sorted(out, key=len, reverse=True)
+
+
+def _execute_on_worker(configs: list[Config], version: str) -> list[tuple[dict, pd.DataFrame, pd.DataFrame]]:
+    """:func:`execute_group` on a Dask worker, which must run the batch's backupsim version.
 
     A stored run's identity names the model version of the batch, so a worker
     with another version installed would store its results under the wrong one.
@@ -113,7 +142,7 @@ def _execute_on_worker(config: Config, version: str) -> tuple[dict, pd.DataFrame
             f"a Dask worker runs backupsim {_version.__version__} and this batch {version}: "
             "install the same version on every worker"
         )
-    return execute(config)
+    return execute_group(configs)
 
 
 # ---------------------------------------------------------------- checks before anything runs
@@ -296,16 +325,17 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def _local(todo: list[RunSpec], jobs: int) -> Generator[tuple[RunSpec, tuple], None, None]:
-    if jobs <= 1 or len(todo) <= 1:
-        for spec in todo:
-            yield spec, execute(spec.config)
+    tasks = groups(todo, jobs)
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield from zip(task, execute_group([s.config for s in task]))
         return
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_worker_init, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_worker_init, initargs=(os.getpid(),))
     finished = False
     try:
-        futures = {pool.submit(execute, spec.config): spec for spec in todo}
+        futures = {pool.submit(execute_group, [s.config for s in task]): task for task in tasks}
         for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+            yield from zip(futures[fut], fut.result())
         finished = True
     finally:
         if finished:
@@ -337,20 +367,23 @@ def _dask(todo: list[RunSpec], jobs: int, client) -> Generator[tuple[RunSpec, tu
         from distributed import as_completed as dask_completed
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("--executor dask needs Dask distributed: pip install 'backupsim[dask]'") from e
+    tasks = groups(todo, jobs)
     cluster = own = None
     if client is None:
-        # one single-threaded worker process per run in flight; the nannies hand the settings to the workers
+        # one single-threaded worker process per task in flight; the nannies hand the settings to the workers
         with dask.config.set(DASK_CONFIG):
             cluster = LocalCluster(
-                n_workers=max(1, min(jobs, len(todo))), threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=max(1, min(jobs, len(tasks))), threads_per_worker=1, processes=True, dashboard_address=None
             )
         client = own = Client(cluster)
     futures = []
     try:
-        futures = client.map(_execute_on_worker, [s.config for s in todo], version=_version.__version__, pure=False)
-        by_key = {f.key: spec for f, spec in zip(futures, todo)}
+        futures = client.map(
+            _execute_on_worker, [[s.config for s in t] for t in tasks], version=_version.__version__, pure=False
+        )
+        by_key = {f.key: task for f, task in zip(futures, tasks)}
         for fut in dask_completed(futures):
-            yield by_key[fut.key], fut.result()
+            yield from zip(by_key[fut.key], fut.result())
     finally:
         with contextlib.suppress(Exception):
             client.cancel(futures)

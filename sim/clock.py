@@ -82,6 +82,17 @@ class Environment(simpy.Environment):
             heappush(self._queue, reg)
         self._reg = entry
 
+    def call_first(self, delay: int, fn: Callable[[Any], Any], arg: Any = None) -> None:
+        """Call ``fn(arg)`` ``delay`` ns from now, before anything else made for that time after this call.
+
+        The entry is urgent (as a triggered SimPy event is) and numbered now:
+        ordinary entries and timeouts for that time come after it, whenever they
+        were made, and so does every urgent event made later; :meth:`advance_to`
+        never moves the clock onto it.  A baseline run uses it to see the guest
+        at the very start of an instant (``sim.model``).
+        """
+        heappush(self._queue, (self.now + delay, URGENT, next(self._eid), fn, arg))  # type: ignore[misc]
+
     def peek(self) -> int | float:
         """The time of the next entry (``inf`` if none)."""
         reg, q = self._reg, self._queue

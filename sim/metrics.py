@@ -45,6 +45,8 @@ from .request import OP_NAMES
 __all__ = [
     "guest_frame",
     "summarize",
+    "add_baseline",
+    "window_latency",
     "schedule_summary",
     "latency_summary",
     "timeline",
@@ -151,7 +153,11 @@ def _hist_stats(h: Histogram, prefix: str) -> dict:
 
 def guest_latency(stats, start: int, end: int) -> dict:
     """Guest latency (us) of requests submitted in the window ``[start, end)``, from a guest's statistics."""
-    inside = stats.close().lat.inside
+    return window_latency(stats.close().lat.inside, start, end)
+
+
+def window_latency(inside, start: int, end: int) -> dict:
+    """Guest latency (us) of the requests of a window ``[start, end)`` (a :class:`~sim.recording.GuestBucket`)."""
     out = {}
     out.update(_hist_stats(inside.all(), "guest"))
     out.update(_hist_stats(inside.read, "guest_read"))
@@ -240,40 +246,36 @@ def summarize(model, baseline=None) -> dict:
     row["overlap_waits"] = model.blk.overlap_waits
     row["disk_mean_in_system"] = model.disk.mean_in_system
     row["sim_time_s"] = model.t_end / 1e9
-    if baseline is not None:
-        bstats = baseline.guest.stats
-        _check_window(baseline, start, end)
-        base = guest_latency(bstats, start, end)
-        row["baseline_guest_p50_us"] = base["guest_p50_us"]
-        row["baseline_guest_p99_us"] = base["guest_p99_us"]
-        row["baseline_guest_p999_us"] = base["guest_p999_us"]
-        row["baseline_guest_iops"] = base["guest_iops"]
-        p99 = base["guest_p99_us"]
-        row["slowdown_p99"] = row["guest_p99_us"] / p99 if p99 and p99 == p99 else float("nan")
-    else:
-        for k in (
-            "baseline_guest_p50_us",
-            "baseline_guest_p99_us",
-            "baseline_guest_p999_us",
-            "baseline_guest_iops",
-            "slowdown_p99",
-        ):
-            row[k] = float("nan")
+    for k in ("baseline_guest_p50_us", "baseline_guest_p99_us", "baseline_guest_p999_us", "baseline_guest_iops"):
+        row[k] = float("nan")
+    row["slowdown_p99"] = float("nan")
     if paced:
-        bsched = guest_schedule(baseline.guest.stats) if baseline is not None else {}
         for tag in ("p50", "p99", "p999"):
-            row[f"baseline_guest_sched_{tag}_us"] = bsched.get(f"guest_sched_{tag}_us", float("nan"))
+            row[f"baseline_guest_sched_{tag}_us"] = float("nan")
+    if baseline is not None:
+        add_baseline(row, baseline, start, end)
     return row
 
 
-def _check_window(baseline, start: int, end: int) -> None:
-    """A baseline's statistics must have been split by the backup run's window (``Model(window=...)``)."""
-    w = baseline.guest.stats.lat.window.final()  # (a fixed window)
-    if w != (start, end):
-        raise ValueError(
-            f"the baseline recorded its statistics in the window {w}, not the backup's {(start, end)}: "
-            "build it with Model(cfg, with_backup=False, window=backup_window(model))"
-        )
+def add_baseline(row: dict, baseline, start: int, end: int) -> dict:
+    """Fill a run's baseline columns from its baseline's statistics in the window ``[start, end)``; returns ``row``.
+
+    ``baseline`` may be shared by several runs (:func:`sim.runner.run_group`):
+    it recorded each run's window, and this reads the one of ``[start, end)``.
+    """
+    blat, bsched = baseline.guest.stats.splits(start, end)
+    base = window_latency(blat.inside, start, end)
+    row["baseline_guest_p50_us"] = base["guest_p50_us"]
+    row["baseline_guest_p99_us"] = base["guest_p99_us"]
+    row["baseline_guest_p999_us"] = base["guest_p999_us"]
+    row["baseline_guest_iops"] = base["guest_iops"]
+    p99 = base["guest_p99_us"]
+    row["slowdown_p99"] = row["guest_p99_us"] / p99 if p99 and p99 == p99 else float("nan")
+    if bsched is not None and "baseline_guest_sched_p50_us" in row:
+        sched = _hist_stats(bsched.inside, "guest_sched")
+        for tag in ("p50", "p99", "p999"):
+            row[f"baseline_guest_sched_{tag}_us"] = sched[f"guest_sched_{tag}_us"]
+    return row
 
 
 def timeline(model, window: int) -> pd.DataFrame:

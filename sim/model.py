@@ -10,7 +10,20 @@ backup, a guest with ``duration = "backup"`` runs until it has issued its
 last request (a trace or a script; other guests need a time).  A baseline
 run (``with_backup=False``) is the same guest on the same devices with the
 same seed, run until ``until``; it is given the backup run's window
-(``window``) for its statistics (:mod:`sim.recording`).
+(``window``) for its statistics (:mod:`sim.recording`), or the windows of
+several backup runs that share it (:func:`sim.runner.run_group`).
+
+**Where a baseline ends.**  A baseline's guest does not stop at ``until``:
+it goes on issuing until every request it submitted before ``until`` has
+completed (:meth:`sim.workloads.Guest.settle`), then stops and drains.  So the
+requests of a window see the same guest before and after them whether the
+baseline ends at that window or goes on to a later one: a baseline shared by
+several runs gives each the statistics its own baseline would, and a run's
+result does not depend on the other runs of its batch.  (A guest that stopped
+at the window's end would make the requests still in flight then faster than
+the guest's steady state.)  A paced guest (``fio-rate``) counts its schedule
+by due time, which a later end would change, so its baseline stops at
+``until`` and is never shared.
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ class Model:
         cfg: Config,
         with_backup: bool = True,
         trace: bool | None = None,
-        window: tuple[int, int] | None = None,
+        window: tuple[int, int] | list[tuple[int, int]] | None = None,
         shortcuts: bool = True,
     ):
         self.cfg = cfg
@@ -92,11 +105,13 @@ class Model:
         # the guest reaches the block layer directly (virtio) or through QEMU's NBD export
         self.nbd = NbdExport(self.blk, cfg.nbd) if cfg.nbd.enabled else None
         front = self.nbd if self.nbd is not None else self.blk
-        # what the run records: statistics in its backup window (a baseline's: the window given)
+        # what the run records: statistics in its backup window (a baseline's: the window or windows given)
+        windows = [window] if isinstance(window, tuple) else list(window or [])
         self.recording = Recording(
-            Window.fixed(*window) if window is not None else Window.of_run(self),
+            Window.fixed(*windows[0]) if windows else Window.of_run(self),
             cfg.run.timeline_window,
             cfg.run.keep_requests,
+            tuple(Window.fixed(*w) for w in windows[1:]),
         )
         self.loop.waits = self.recording.wait_stats()
         self.guest = make_guest(
@@ -132,6 +147,8 @@ class Model:
             ctx.job = self.job.view
         self.timed_out = False
         self.t_end = 0
+        # a baseline's guest goes on until its requests submitted before the end have completed
+        self.settles = bool(windows) and not self.guest.paced
 
     def run(self, until: int | None = None) -> Model:
         """Run to the end of the run (or to ``until`` ns); returns self."""
@@ -160,8 +177,16 @@ class Model:
         if until is None:
             env.all_of(waits).callbacks.append(_then(lambda: stop.succeed() if not stop.triggered else None))
         env.timeout(cap).callbacks.append(lambda _e: self._cap(stop))
+        settled = env.event()
+        if self.settles:
+            # at the very start of the end instant, before anything is issued at it
+            env.call_first(cap - env.now, lambda _a: self.guest.settle(settled.succeed))
         env.run(until=stop)
         self.t_end = env.now
+        if self.settles and not settled.triggered:
+            # (a safety cap: every request completes, as the drain below relies on too)
+            env.timeout(cfg.run.max_time).callbacks.append(_then(lambda: settled.triggered or settled.succeed()))
+            env.run(until=settled)
         # let the guest's requests in flight complete, so that the slowest
         # requests of the window are not the ones left out of its statistics
         self.guest.stop()

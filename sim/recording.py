@@ -411,12 +411,21 @@ class GuestStats:
     :data:`FLUSH` requests, and at :meth:`close`, the buffer is counted.
     """
 
-    def __init__(self, window: Window, timeline_window: int, keep: bool = False, paced: bool = False):
+    def __init__(
+        self,
+        window: Window,
+        timeline_window: int,
+        keep: bool = False,
+        paced: bool = False,
+        more: tuple[Window, ...] = (),
+    ):
         self._ops = np.zeros(4, dtype=np.int64)  # completed, by op code (read, write, discard, write-zeroes)
         self._bytes = 0
         self._errors = 0
         self.lat = Split(window, GuestBucket)  # by submission time
         self.sched = Split(window, _Hist) if paced else None  # completion - due, by due time
+        # further windows (a baseline shared by several backup runs): their own splits of the same requests
+        self.more = [(Split(w, GuestBucket), Split(w, _Hist) if paced else None) for w in more]
         self.timeline = Timeline(timeline_window)
         self.log = RequestLog(paced) if keep else None
         # the buffer
@@ -462,20 +471,34 @@ class GuestStats:
         self._bytes += int(nbytes.sum())
         self._errors += int(np.count_nonzero(error))
         self.timeline.add_batch(t_done, lat, bins)
-        self.lat.add(t_submit, now, (op, lat, bins, cow))
-        if self.sched is not None and t_due is not None:
-            self.sched.add(t_due, now, (t_done - t_due,))
+        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+            lat_split.add(t_submit, now, (op, lat, bins, cow))
+            if sched_split is not None and t_due is not None:
+                sched_split.add(t_due, now, (t_done - t_due,))
 
     def close(self) -> GuestStats:
         """After the run: count what is buffered, settle the window's buckets, close the timeline's window."""
         if self.lat.closed:
             return self
         self.flush()
-        self.lat.close()
-        if self.sched is not None:
-            self.sched.close()
+        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+            lat_split.close()
+            if sched_split is not None:
+                sched_split.close()
         self.timeline.flush()
         return self
+
+    def splits(self, start: int, end: int) -> tuple[Split, Split | None]:
+        """The latency and schedule splits of the window ``[start, end)``, after the run (ValueError if not kept)."""
+        self.close()
+        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+            if lat_split.window.final() == (start, end):
+                return lat_split, sched_split
+        recorded = [self.lat.window.final(), *(m[0].window.final() for m in self.more)]
+        raise ValueError(
+            f"the baseline recorded its statistics in the windows {recorded}, not the backup's {(start, end)}: "
+            "build it with Model(cfg, with_backup=False, window=backup_window(model))"
+        )
 
     @property
     def ops(self) -> list[int]:
@@ -501,8 +524,7 @@ class GuestStats:
     def storage(self) -> int:
         """Entries stored, the log's rows aside: bounded by bins, windows and the buffer, not by requests."""
         return (
-            self.lat.storage()
-            + (self.sched.storage() if self.sched is not None else 0)
+            sum(a.storage() + (b.storage() if b is not None else 0) for a, b in ((self.lat, self.sched), *self.more))
             + self.timeline.storage()
             + len(self._t_done)
         )
@@ -553,15 +575,27 @@ class WaitStats:
 
 
 class Recording:
-    """How a model records: its window, the timeline's window, whether it keeps every request."""
+    """How a model records: its window (and further windows), the timeline's window, whether it keeps every request.
 
-    def __init__(self, window: Window | None = None, timeline_window: int = 100 * 10**6, keep: bool = False):
+    ``more`` are further fixed windows whose guest statistics are kept beside
+    the first window's: a baseline shared by several backup runs records each
+    run's window (:func:`sim.runner.run_group`).
+    """
+
+    def __init__(
+        self,
+        window: Window | None = None,
+        timeline_window: int = 100 * 10**6,
+        keep: bool = False,
+        more: tuple[Window, ...] = (),
+    ):
         self.window = window if window is not None else Window.fixed(*FOREVER)
         self.timeline_window = timeline_window
         self.keep = keep
+        self.more = more
 
     def guest_stats(self, paced: bool = False) -> GuestStats:
-        return GuestStats(self.window, self.timeline_window, self.keep, paced)
+        return GuestStats(self.window, self.timeline_window, self.keep, paced, self.more)
 
     def wait_stats(self) -> WaitStats:
         return WaitStats(self.window)

@@ -115,7 +115,7 @@ def test_a_dask_worker_with_another_version_refuses_the_run():
     from sim.batch import _execute_on_worker
 
     with pytest.raises(RuntimeError, match="install the same version on every worker"):
-        _execute_on_worker(bench_config("1MiB"), "0.0.0-another")
+        _execute_on_worker([bench_config("1MiB")], "0.0.0-another")
 
 
 def _scaling():

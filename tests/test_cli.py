@@ -119,7 +119,7 @@ def test_unusable_out_exits_2_before_computing(tmp_path, capsys, monkeypatch, ca
         real = os.access
         monkeypatch.setattr(os, "access", lambda p, mode, **k: False if Path(p) == tmp_path / "ro" else real(p, mode))
     computed = []
-    monkeypatch.setattr("sim.batch.execute", lambda cfg: computed.append(cfg))
+    monkeypatch.setattr("sim.batch.execute_group", lambda cfgs: computed.extend(cfgs))
     before = sorted(tmp_path.rglob("*"))
     assert main(["run", *ONE, "--out", str(out), "--jobs", "1"]) == 2
     err = _one_error(capsys)

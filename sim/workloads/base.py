@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -275,6 +276,10 @@ class Guest:
         self.stopped = False
         self.exhausted = env.event()  # fires when a finite guest has issued its last request
         self.issued = 0
+        # settle(): requests submitted before _horizon still to complete, and what to call then
+        self._horizon = -1
+        self._left = 0
+        self._on_settled: Callable[[], object] | None = None
         # what it records (sim.workloads.make_guest gives it the model's window and settings)
         self.stats: GuestStats = Recording().guest_stats(self.paced)
 
@@ -311,7 +316,33 @@ class Guest:
 
     def _record(self, req: Request) -> None:
         self.stats.record(req)
+        if req.t_submit < self._horizon:
+            self._settle_one()
         self._completed(req)
+
+    def settle(self, done: Callable[[], object]) -> None:
+        """Call ``done()`` once every request submitted before now has completed (at once if none is in flight).
+
+        Call it at the very start of an instant (``env.call_first``), before
+        anything is issued at it.  The guest goes on issuing meanwhile: a
+        baseline run ends only when the requests of its window are all counted,
+        whatever it issues after the window (:class:`sim.model.Model`).
+        """
+        left = self.issued - self.completed
+        if left <= 0:
+            done()
+            return
+        self._horizon = self.env.now
+        self._left = left
+        self._on_settled = done
+
+    def _settle_one(self) -> None:
+        self._left -= 1
+        if self._left == 0:
+            self._horizon = -1
+            done, self._on_settled = self._on_settled, None
+            if done is not None:
+                done()
 
     def _completed(self, req: Request) -> None:
         """Hook for closed-loop guests: a request completed."""
