@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from .devices import DeviceConfig, device_config
+from .host import HostConfig
 from .jobs import BackupConfig, backup_config
 from .nbd import NbdConfig
 from .params import (
@@ -93,6 +94,9 @@ class LoopConfig(Section):
     (fio over NBD at queue depth 1, paced against back to back).  With
     ``idle_wake_p99`` each wake is drawn (stream ``loop``) from a lognormal
     distribution with median ``idle_wake`` and that 99th percentile.
+    ``halt_poll``: only a loop blocked in poll for at least this long pays
+    ``idle_wake`` (a virtual CPU idle for less is still polling: KVM's
+    ``halt_poll_ns``, 200 us by default); 0 (the default): every wake pays it.
     """
 
     era: Annotated[Literal["2013", "modern"], BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] = "2013"
@@ -105,6 +109,7 @@ class LoopConfig(Section):
     zero_sleep: Literal["yield", "timer"] = "yield"
     idle_wake: Time = 0
     idle_wake_p99: Time | None = None
+    halt_poll: Time = 0
 
     @property
     def rearm_ns(self) -> int:
@@ -170,6 +175,7 @@ class Config(Section):
     policy: PolicySection = policy_config(None)
     workload: WorkloadSection = workload_config(None)
     nbd: NbdConfig = NbdConfig()
+    host: HostConfig = HostConfig()
     faults: FaultsConfig = FaultsConfig()
     run: RunConfig = RunConfig()
 

@@ -32,7 +32,13 @@ SimPy callbacks rather than processes: ``docs/kernel.md``):
   scheduler running the thread; with ``idle_wake_p99`` each wake's time is
   drawn from a lognormal distribution with median ``idle_wake`` and that 99th
   percentile.  0 by default; ``backupsim calibrate`` measures both on the
-  machine it compares against.
+  machine it compares against.  With ``halt_poll``, only a loop blocked for at
+  least that long pays it: a CPU that went idle less than ``halt_poll`` ago is
+  still polling for work and runs the thread at once (KVM's halt polling,
+  ``halt_poll_ns``, 200 µs by default, Documentation/virt/kvm/halt-polling.rst;
+  measured on the 2-vCPU reference machine: a thread woken after 5-150 µs idle
+  runs 8-10 µs later, after 300 µs or more about 150 µs later,
+  ``docs/calibration.md``).
 
 Handlers posted during an iteration are seen by the next poll (which then does
 not block).  Each iteration takes the handlers ready at its poll, in the order
@@ -71,9 +77,12 @@ class EventLoop:
         iteration_cost: int = 0,
         idle_wake: int = 0,
         wake_sampler: Callable[[], int] | None = None,
+        halt_poll: int = 0,
     ):
         self.env = env
         self.idle_wake = idle_wake  # time from an event to the first handler when the loop was blocked in poll
+        self.halt_poll = halt_poll  # a loop blocked for less than this wakes at once (0: every wake costs)
+        self._idle_since = 0  # when the loop last blocked in poll
         self.wake_sampler = wake_sampler  # draws each wake's time (else every wake takes idle_wake)
         self.rearm = timer_min_rearm
         self.iteration_cost = iteration_cost
@@ -102,7 +111,7 @@ class EventLoop:
         self._ready.append((fn, arg, cost, self.env.now if guest else -1))
         if not self._busy:
             self._busy = True
-            if self.idle_wake:
+            if self.idle_wake and self.env.now - self._idle_since >= self.halt_poll:
                 # the thread sleeps in poll: it runs again only after the host wakes it
                 self.env.call_in(self._wake_time(), self._woken)
                 return
@@ -235,6 +244,8 @@ class EventLoop:
                 self._alarm_token += 1
                 self.env.call_in(alarm - now, self._on_alarm, self._alarm_token)
                 self._alarm_armed = alarm
+        if self._busy:
+            self._idle_since = now
         self._busy = False
         return True
 
@@ -245,7 +256,7 @@ class EventLoop:
         if self._busy:
             return
         self._busy = True
-        if self.idle_wake:
+        if self.idle_wake and self.env.now - self._idle_since >= self.halt_poll:
             self.env.call_in(self._wake_time(), self._woken)
             return
         self._new_iteration()

@@ -80,6 +80,7 @@ class Model:
             cfg.loop.iteration_cost,
             cfg.loop.idle_wake,
             _wake_sampler(cfg.loop.idle_wake, cfg.loop.idle_wake_p99, streams),
+            cfg.loop.halt_poll,
         )
         groups: dict = {}  # this run's throttle groups by name, shared by its devices (sim/devices/throttle.py)
         self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace, groups)
@@ -141,6 +142,7 @@ class Model:
                 fleece=fleece,
                 layout=layout,
                 trace=self.trace,
+                host=cfg.host,
             )
             self.job = make_job(cfg.backup, jctx)
             self.job.record.configure(cfg.run.timeline_window, cfg.run.keep_requests)

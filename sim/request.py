@@ -54,6 +54,7 @@ class Request:
         "on_done",
         "gen",
         "key",
+        "cpu_ns",
     )
 
     def __init__(self, op: int, offset: int, nbytes: int, origin: int = GUEST, index: int = -1):
@@ -74,6 +75,7 @@ class Request:
         self.on_done: Callable[[Request], None] | None = None  # callback for the issuer (the guest) when it completes
         self.gen = 0  # generation read (backup reads) for the content oracle
         self.key = -1  # the number keying its random draws on the device (sim.rng.RequestDraws)
+        self.cpu_ns = 0  # the issuing thread's own work in the call: page faults of a fresh buffer (sim/host.py)
 
     def __repr__(self) -> str:
         op = "RWDZ"[self.op]

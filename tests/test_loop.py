@@ -131,6 +131,29 @@ def test_an_idle_loop_runs_only_after_its_wake():
     assert seen == [("a", 10_000 + 50_000 + 5_000), ("b", 10_000 + 50_000 + 5_000), ("c", 100_000 + 50_000)]
 
 
+def test_only_a_loop_blocked_longer_than_halt_poll_pays_its_wake():
+    # halt_poll 200 us, wake 50 us; the loop is blocked from 0.  A post at 150 us (idle 150 us) runs at
+    # once: its handler runs after its 5 us of CPU, at 155 us, and the loop blocks again.  A post at 354 us
+    # (idle 199 us) runs at once too (359 us); one at 559 us (idle exactly 200 us) pays the wake: woken at
+    # 609 us, it runs at 614 us and arms a timer for 914 us, which (idle 300 us) pays it too: 964 us
+    env = Environment()
+    loop = EventLoop(env, 0, idle_wake=50_000, halt_poll=200_000)
+    seen = []
+
+    def handler(name, timer=False):
+        def run(_a):
+            seen.append((name, env.now))
+            if timer:
+                loop.call_later(300_000, lambda _a: seen.append(("timer", env.now)))
+
+        return run
+
+    for t, name, timer in ((150_000, "a", False), (354_000, "b", False), (559_000, "c", True)):
+        env.call_in(t, lambda a: loop.post(handler(a[0], a[1]), cost=5_000), (name, timer))
+    env.run()
+    assert seen == [("a", 155_000), ("b", 359_000), ("c", 614_000), ("timer", 964_000)]
+
+
 def test_drawn_wakes_have_the_median_and_p99_asked_for():
     import math
 

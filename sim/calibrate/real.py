@@ -291,14 +291,16 @@ class PathCosts:
         """What a request pays when the threads on its path sleep: paced minus back to back.
 
         The model's loop sleeps twice per request on an idle path (until the request
-        arrives, and until the device completes it), so each wake is half of it.
+        arrives, and until the device completes it), but only the first sleep is
+        long enough for its CPU to stop polling (``loop.halt_poll``): the loop's
+        wake at the request's arrival stands for all of it.
         """
-        return max(self.paced_4k_ns - self.write_4k_ns, 0.0) / 2
+        return max(self.paced_4k_ns - self.write_4k_ns, 0.0)
 
     @property
     def idle_wake_p99_ns(self) -> float:
-        """The 99th percentile of one wake, the same way (both wakes of a request taken as alike)."""
-        return max(self.paced_4k_p99_ns - self.write_4k_ns, 0.0) / 2
+        """The 99th percentile of that wake, the same way."""
+        return max(self.paced_4k_p99_ns - self.write_4k_ns, 0.0)
 
     @property
     def bytes_per_s(self) -> float:

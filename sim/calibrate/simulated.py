@@ -33,18 +33,23 @@ __all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH", "REFER
 
 @dataclass(frozen=True)
 class FileCosts:
-    """A tmpfs file through ``psync``: median latency of a 4 KiB read and of a 1 MiB read."""
+    """This machine's memory: a tmpfs file through ``psync`` (median latency of a 4 KiB and of a 1 MiB read),
+    and the fault of a fresh page (``page_fault_ns``, :func:`sim.calibrate.compare.measure_faults`)."""
 
     read_4k_ns: float
     read_1m_ns: float
+    page_fault_ns: float = 0.0
 
     @property
     def bytes_per_s(self) -> float:
         return ((1 << 20) - 4096) / max(self.read_1m_ns - self.read_4k_ns, 1.0) * 1e9
 
 
-#: Measured on the reference machine (2 vCPUs, Debian 12, 2026-11-29): fio 3.33 psync on /dev/shm.
-REFERENCE_FILE = FileCosts(read_4k_ns=1_608, read_1m_ns=536_576)
+#: Measured on the reference machine (2 vCPUs, Debian 12, 2026-11-29): fio 3.33 psync on /dev/shm; the page
+#: fault on 2026-11-30, quiet (``measure_faults``: a 1 MiB copy into fresh memory against one into warm memory;
+#: five runs gave 2401-2796 ns, this is their median; QEMU's null-co backups gave 2470 ns, sim/host.py).
+PAGE_FAULT_NS = 2_532.0
+REFERENCE_FILE = FileCosts(read_4k_ns=1_608, read_1m_ns=536_576, page_fault_ns=PAGE_FAULT_NS)
 #: Measured on the reference machine: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue depth 1,
 #: back to back and paced at 200 IOPS (Poisson).
 REFERENCE_PATH = PathCosts(
@@ -57,6 +62,12 @@ REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_879_000, many_wo
 
 #: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
 COMPLETE_COST_NS = 3_000
+
+#: A virtual CPU idle for less than this is still polling and wakes at once (KVM's ``halt_poll_ns``
+#: default, Documentation/virt/kvm/halt-polling.rst).  Measured on the reference machine (2026-11-30,
+#: a thread on one vCPU woken through an eventfd from the other after the given idle time, medians of
+#: 300): 5-150 us idle, woken in 8-10 us; 200 us, 22 us; 300 us to 5 ms, 70-200 us (docs/calibration.md).
+HALT_POLL_NS = 200_000
 
 
 def sim_config(
@@ -71,6 +82,7 @@ def sim_config(
     bw = int(file.bytes_per_s)
     tmpfs = {
         "profile": "custom",
+        "memory": True,  # a tmpfs file: its reads and writes are the CPU's copies (sim/host.py)
         "queue_depth": 64,
         "read_seq_base": base,
         "read_rand_base": base,
@@ -90,8 +102,11 @@ def sim_config(
             "complete_cost": f"{COMPLETE_COST_NS}ns",
             "idle_wake": f"{int(path.idle_wake_ns)}ns",
             "idle_wake_p99": f"{int(path.idle_wake_p99_ns)}ns",
+            "halt_poll": f"{HALT_POLL_NS}ns",
         },
         "nbd": {"enabled": True, "request_cost": f"{nbd_cost}ns"},
+        # block-copy's 1 MiB task buffers are fresh pages, faulted in by the read (sim/host.py)
+        "host": {"page_fault_cost": f"{int(file.page_fault_ns)}ns"},
         "workload": {
             "kind": "fio-rate",
             "rw": case.rw,

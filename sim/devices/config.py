@@ -57,6 +57,9 @@ class DeviceConfig(Section):
     cv: float = Field(0.0, ge=0.0, le=10.0)
     stall_prob: float = Field(0.0, ge=0.0, le=1.0)
     stall_time: Time = 0
+    #: memory on this host (a tmpfs file, a RAM disk): moving its bytes is the CPU's copy, so a request's
+    #: own CPU work (``Request.cpu_ns``: faults of a fresh buffer, sim/host.py) is part of its transfer
+    memory: bool = Field(False, strict=True)
     #: QEMU I/O throttling in front of the device (:mod:`sim.devices.throttle`); None: none
     throttle: ThrottleConfig | None = None
 

@@ -76,6 +76,7 @@ class Device:
         # service() is this class's and draws nothing: _start reads the base cost directly
         self._fixed = not self._random and type(self).service is Device.service
         self._single = cfg.queue_depth == 1
+        self.memory = cfg.memory
         self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
         self._backup_seq = -1  # backup requests numbered as they start
         # statistics
@@ -161,6 +162,13 @@ class Device:
             t_ready = now + self.service(req, sequential)
         bw = self._bw[req.op]
         xfer = req.nbytes * 1_000_000_000 // bw if bw else 0
+        if req.cpu_ns:
+            # the caller's own CPU work in the call (sim/host.py): on a memory device part of the
+            # copy, which holds the transfer path; elsewhere it comes before the device moves data
+            if self.memory:
+                xfer += req.cpu_ns
+            else:
+                t_ready += req.cpu_ns
         if not xfer:
             end = t_ready
         elif self._single:

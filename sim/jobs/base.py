@@ -34,6 +34,7 @@ from pydantic import Field, model_validator
 
 from ..bitmap import CopyBitmap
 from ..coroutine import Coroutine
+from ..host import HostConfig
 from ..params import MODES, Invalid, Section, Size, Time, units
 from .pool import CopyPool
 
@@ -133,6 +134,7 @@ class JobContext:
         trace: list | None = None,
         fleece: Device | None = None,
         target_base: int = 0,
+        host: HostConfig | None = None,
     ):
         self.env = env
         self.blk = blk
@@ -146,6 +148,7 @@ class JobContext:
         self.trace = trace
         self.fleece = fleece  # the fleecing image's device, when the mode uses one
         self.target_base = target_base  # byte offset of the target region on its device
+        self.host = host if host is not None else HostConfig()  # the host's memory costs (sim/host.py)
 
 
 class JobRecord:
@@ -316,6 +319,7 @@ class BackupJob:
         self.target = ctx.target
         self.loop_cfg = ctx.loop_cfg
         self.faults = ctx.faults
+        self.host = ctx.host
         self.oracle = ctx.oracle
         self.layout = ctx.layout
         self.serialize = ctx.serialize

@@ -58,6 +58,7 @@ from pydantic import Field, model_validator
 
 from ..bitmap import CopyBitmap
 from ..coroutine import PARK, Body, Coroutine, sleep
+from ..host import fresh_buffer_ns
 from ..params import MODES, Invalid, Size, Time, units
 from ..request import BACKUP, READ, WRITE, Request
 from .base import BackupConfig, BackupJob, JobContext, interrupter
@@ -456,6 +457,8 @@ class BlockCopyJob(BackupJob):
         cs = self.cluster_size
         req = Request(READ, c0 * cs, (c1 - c0) * cs, BACKUP)
         req.c0, req.c1 = c0, c1
+        # the task's bounce buffer is allocated for it (block_copy_do_copy): its pages fault as it fills
+        req.cpu_ns = fresh_buffer_ns(self.host, req.nbytes)
         req.co = co
         gens: list[int] = []
         if device is None:
