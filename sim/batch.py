@@ -126,7 +126,8 @@ def groups(todo: list[RunSpec], jobs: int) -> list[list[RunSpec]]:
         else:
             by_key.setdefault(key, []).append(spec)
     for group in by_key.values():
-        n = -(-len(group) * max(jobs, 1) // len(todo))  # pieces of at most len(todo) / jobs runs, as even as can be
+        # pieces of at most len(todo) / jobs runs (at least one run each), as even as can be
+        n = min(len(group), -(-len(group) * max(jobs, 1) // len(todo)))
         out.extend(group[i * len(group) // n : (i + 1) * len(group) // n] for i in range(n))
     return sorted(out, key=len, reverse=True)
 

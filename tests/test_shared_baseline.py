@@ -155,6 +155,7 @@ def test_a_batch_groups_runs_by_baseline_and_splits_groups_for_idle_workers():
     one = [s for s in specs if s.replication == 0 and s.config.loop.era == "2013"]
     assert sorted(len(t) for t in groups(one, 2)) == [2, 2]
     assert sorted(len(t) for t in groups(one, 3)) == [1, 1, 2]
+    assert sorted(len(t) for t in groups(one, 16)) == [1, 1, 1, 1]  # never an empty task
     # runs without a baseline are tasks of their own
     alone = [dataclasses.replace(s, config=s.config.replace(**{"run.baseline": False})) for s in one[:2]]
     assert [len(t) for t in groups(alone, 1)] == [1, 1]
