@@ -41,28 +41,50 @@ TARGETS = {"backup_s": 0.05, "p50_us": 0.25, "p99_us": 0.25}
 
 
 def measure_file(workdir: str = "/dev/shm", seconds: float = 2.0) -> FileCosts:
-    """fio ``psync`` on a tmpfs file: median latency of a 4 KiB and of a 1 MiB random read."""
+    """fio ``psync`` on tmpfs files: 4 KiB and 1 MiB random reads and writes of a filled file, writes into a new
+    sparse one; and a fresh page's fault (:func:`measure_faults`).  Medians of fio's completion latency."""
     import json
     import os
     import tempfile
 
-    fd, name = tempfile.mkstemp(prefix="backupsim-file-", dir=workdir)
-    os.close(fd)
+    def fio(name: str, rw: str, bs: str, *extra: str) -> float:
+        r = subprocess.run(
+            ["fio", "--name=f", f"--filename={name}", "--ioengine=psync", f"--rw={rw}", f"--bs={bs}",
+             "--output-format=json", *extra],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        job = json.loads(r.stdout)["jobs"][0]["read" if "read" in rw else "write"]
+        return float(job["clat_ns"]["percentile"]["50.000000"])
+
+    names = []
     try:
-        with open(name, "wb") as f:
+        fd, full = tempfile.mkstemp(prefix="backupsim-file-", dir=workdir)
+        os.close(fd)
+        names.append(full)
+        with open(full, "wb") as f:
             f.write(np.random.default_rng(0).integers(0, 256, 64 << 20, dtype=np.uint8).tobytes())
-        out = {}
-        for bs in ("4k", "1m"):
-            r = subprocess.run(
-                ["fio", "--name=f", f"--filename={name}", "--ioengine=psync", "--rw=randread", f"--bs={bs}",
-                 "--time_based", f"--runtime={seconds}", "--output-format=json"],
-                capture_output=True, text=True, check=True, timeout=60,
-            )  # fmt: skip
-            job = json.loads(r.stdout)["jobs"][0]["read"]
-            out[bs] = float(job["clat_ns"]["percentile"]["50.000000"])
-        return FileCosts(out["4k"], out["1m"], measure_faults())
+        timed = ("--time_based", f"--runtime={seconds}")
+        out = {f"{rw}_{bs}": fio(full, rw, bs, *timed) for rw in ("randread", "randwrite") for bs in ("4k", "1m")}
+        for bs, size in (("4k", "64M"), ("1m", "256M")):
+            fd, sparse = tempfile.mkstemp(prefix="backupsim-new-", dir=workdir)
+            os.close(fd)
+            names.append(sparse)
+            os.truncate(sparse, 1 << 30)
+            out[f"new_{bs}"] = fio(sparse, "write", bs, f"--size={size}")  # each write on pages not there yet
+            os.unlink(sparse)
+            names.remove(sparse)
+        return FileCosts(
+            out["randread_4k"],
+            out["randread_1m"],
+            measure_faults(),
+            out["randwrite_4k"],
+            out["randwrite_1m"],
+            out["new_4k"],
+            out["new_1m"],
+        )
     finally:
-        os.unlink(name)
+        for name in names:
+            os.unlink(name)
 
 
 def measure_faults(reps: int = 41, nbytes: int = 1 << 20) -> float:
@@ -130,7 +152,8 @@ def calibrate(
 
         file, path, tasks = measure_file(), measure_path(setup), measure_tasks(setup)
         say(
-            f"this machine: tmpfs file 4 KiB {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s, "
+            f"this machine: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s, "
+            f"1 MiB write {file.write_1m_ns / 1e3:.0f} us, into a new file {file.new_write_1m_ns / 1e3:.0f} us, "
             f"a fresh page's fault {file.page_fault_ns / 1e3:.2f} us; "
             f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us; "
             f"QEMU's 1 MiB copy task {tasks.one_worker_ns / 1e3:.0f} us"
@@ -184,10 +207,18 @@ def _ok(row: pd.Series, m: str) -> str:
     return " ✓" if abs(r - 1) <= TARGETS[m] else " ✗"
 
 
+def _mib(file: FileCosts, new: bool) -> float:
+    """A 1 MiB write's cost (µs) as the model takes it."""
+    _, _, w4, wbw = file.costs(new)
+    return (w4 + ((1 << 20) - 4096) / wbw * 1e9) / 1e3
+
+
 def _tasks_line(tasks, file: FileCosts) -> str:
     """QEMU's own copy task against the model's (a read and a write on the tmpfs devices)."""
     faults = -(-tasks.task_bytes // 4096) * file.page_fault_ns  # the fresh task buffer (sim/host.py)
-    model = 2 * (file.read_4k_ns + (tasks.task_bytes - 4096) / file.bytes_per_s * 1e9) + faults
+    r4, rbw, _, _ = file.costs(new=False)
+    _, _, w4, wbw = file.costs(new=True)  # the write lands in the new target file
+    model = r4 + w4 + (tasks.task_bytes - 4096) * (1 / rbw + 1 / wbw) * 1e9 + faults
     return (
         f"QEMU's own {tasks.task_bytes >> 20} MiB copy task (unthrottled backup of a tmpfs image to a new file, "
         f"no guest): {tasks.one_worker_ns / 1e3:.0f} µs with one worker, "
@@ -204,6 +235,8 @@ def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: b
         "# backupsim against a real QEMU",
         "",
         f"Costs: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} µs, {file.bytes_per_s / 1e9:.2f} GB/s; "
+        f"4 KiB / 1 MiB write {file.costs(False)[2] / 1e3:.1f} / {_mib(file, False):.0f} µs, "
+        f"into a new file {file.costs(True)[2] / 1e3:.1f} / {_mib(file, True):.0f} µs; "
         f"a fresh page's fault {file.page_fault_ns / 1e3:.2f} µs; "
         f"NBD path at queue depth 1: 4 KiB read {path.read_4k_ns / 1e3:.1f} µs, write {path.write_4k_ns / 1e3:.1f} µs "
         f"back to back, write {path.paced_4k_ns / 1e3:.1f} µs (p99 {path.paced_4k_p99_ns / 1e3:.1f}) paced. "

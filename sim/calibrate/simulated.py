@@ -3,10 +3,15 @@
 :func:`sim_config` turns a :class:`~sim.calibrate.cases.Case` into a run of
 backupsim that mirrors :mod:`sim.calibrate.real`:
 
-* the source and target are tmpfs files behind QEMU's ``file`` driver: a
-  device whose per-request cost and rate are those of the tmpfs file
-  (:class:`FileCosts`, measured with fio's ``psync`` engine on ``/dev/shm``),
-  with up to 64 requests at once (QEMU's thread pool, ``max_threads`` 64);
+* the source and target are tmpfs files behind QEMU's ``file`` driver:
+  ``memory`` devices whose per-request costs and rates are those of tmpfs
+  files (:class:`FileCosts`, measured with fio's ``psync`` engine on
+  ``/dev/shm``: reads and writes of a filled file for the source, writes into
+  a new sparse file for the target), with up to 64 requests at once (QEMU's
+  thread pool, ``max_threads`` 64);
+* block-copy's task buffers fault their fresh pages (``host.page_fault_cost``);
+* the loop pays its wake only after a sleep longer than KVM's halt polling
+  (``loop.halt_poll``);
 * the source carries the case's throttle group (``disk.throttle.bps_total``);
 * the guest reaches the block layer through QEMU's NBD export (``[nbd]``), whose
   per-request cost is what fio measures over the unthrottled NBD path at queue
@@ -16,8 +21,8 @@ backupsim that mirrors :mod:`sim.calibrate.real`:
 * the backup is ``block-copy`` with the case's ``max_workers`` and, for a speed
   limit, the ``rate-limit`` policy (block-copy's limiter).
 
-No value here is fitted to a case: every cost comes from one of the two
-measurements, made before the cases run (or the defaults below, measured on
+No value here is fitted to a case: every cost comes from the measurements
+made before the cases run (or the defaults below, measured on
 the reference machine and stated where they are defined).
 """
 
@@ -33,32 +38,68 @@ __all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH", "REFER
 
 @dataclass(frozen=True)
 class FileCosts:
-    """This machine's memory: a tmpfs file through ``psync`` (median latency of a 4 KiB and of a 1 MiB read),
-    and the fault of a fresh page (``page_fault_ns``, :func:`sim.calibrate.compare.measure_faults`)."""
+    """This machine's memory, measured with fio ``psync`` on tmpfs files (medians of a 4 KiB and a 1 MiB request).
+
+    * ``read_*``: random reads of a file whose pages all exist (the source image);
+    * ``write_*``: random writes into such a file (the guest's writes to the source);
+    * ``new_write_*``: writes into a new sparse file (the target image: a backup writes each of its
+      clusters once, so every write lands on pages tmpfs must allocate and zero first);
+    * ``page_fault_ns``: the fault of a fresh anonymous page (:func:`sim.calibrate.compare.measure_faults`).
+
+    A write left at 0 costs what a read does (the model before writes were measured).
+    """
 
     read_4k_ns: float
     read_1m_ns: float
     page_fault_ns: float = 0.0
+    write_4k_ns: float = 0.0
+    write_1m_ns: float = 0.0
+    new_write_4k_ns: float = 0.0
+    new_write_1m_ns: float = 0.0
 
     @property
     def bytes_per_s(self) -> float:
-        return ((1 << 20) - 4096) / max(self.read_1m_ns - self.read_4k_ns, 1.0) * 1e9
+        return _rate(self.read_4k_ns, self.read_1m_ns)
+
+    def costs(self, new: bool) -> tuple[float, float, float, float]:
+        """``(read 4 KiB, read bytes/s, write 4 KiB, write bytes/s)`` of the source (``new`` False) or the target."""
+        w4, w1 = (self.new_write_4k_ns, self.new_write_1m_ns) if new else (self.write_4k_ns, self.write_1m_ns)
+        if not (w4 and w1):
+            w4, w1 = self.read_4k_ns, self.read_1m_ns
+        return self.read_4k_ns, self.bytes_per_s, w4, _rate(w4, w1)
 
 
-#: Measured on the reference machine (2 vCPUs, Debian 12, 2026-11-29): fio 3.33 psync on /dev/shm; the page
-#: fault on 2026-11-30, quiet (``measure_faults``: a 1 MiB copy into fresh memory against one into warm memory;
-#: five runs gave 2401-2796 ns, this is their median; QEMU's null-co backups gave 2470 ns, sim/host.py).
+def _rate(t_4k: float, t_1m: float) -> float:
+    """Bytes per second beyond the per-request cost: (1 MiB - 4 KiB) over the latency difference."""
+    return ((1 << 20) - 4096) / max(t_1m - t_4k, 1.0) * 1e9
+
+
+#: The page fault, measured on the reference machine (2 vCPUs, Debian 12, 2026-11-30, quiet, ``measure_faults``:
+#: a 1 MiB copy into fresh memory against one into warm memory): five runs gave 2401-2796 ns, this is their median;
+#: QEMU's null-co backups gave 2470 ns (sim/host.py).
 PAGE_FAULT_NS = 2_532.0
-REFERENCE_FILE = FileCosts(read_4k_ns=1_608, read_1m_ns=536_576, page_fault_ns=PAGE_FAULT_NS)
+#: fio 3.33 psync on /dev/shm on the reference machine (``measure_file``, 2026-11-30, quiet, the mean of two runs
+#: whose medians were within 13%).  A 1 MiB read took 536 us on 2026-11-29 and 830-990 us this day, while a 1 MiB
+#: write into existing pages took 268-395 us: the machine's reads of tmpfs vary through the day.
+REFERENCE_FILE = FileCosts(
+    read_4k_ns=2_036,
+    read_1m_ns=835_584,
+    page_fault_ns=PAGE_FAULT_NS,
+    write_4k_ns=2_544,
+    write_1m_ns=284_672,
+    new_write_4k_ns=4_064,
+    new_write_1m_ns=679_936,
+)
 #: Measured on the reference machine: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue depth 1,
 #: back to back and paced at 200 IOPS (Poisson).
 REFERENCE_PATH = PathCosts(
     read_4k_ns=58_850, write_4k_ns=53_911, read_1m_ns=1_580_386, paced_4k_ns=245_259.5, paced_4k_p99_ns=491_127.25
 )
 
-#: Measured on the reference machine (2026-11-30, quiet): unthrottled backups of 256 MiB, tmpfs to a new tmpfs
-#: file, no guest, medians of 3 (``measure_tasks``).  Reported beside the model's task, not used by it.
-REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_879_000, many_workers_ns=1_452_000)
+#: Measured on the reference machine in the same hour as ``REFERENCE_FILE`` (2026-11-30, quiet): unthrottled
+#: backups of 256 MiB, tmpfs to a new tmpfs file, no guest, medians of 3 (``measure_tasks``; 1879 us with one
+#: worker early that day, when a 1 MiB read took 540 us).  Reported beside the model's task, not used by it.
+REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=2_472_000, many_workers_ns=1_537_000)
 
 #: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
 COMPLETE_COST_NS = 3_000
@@ -78,25 +119,28 @@ def sim_config(
     path: PathCosts = REFERENCE_PATH,
 ) -> dict:
     """The backupsim configuration of ``case`` (a plain dict, as a scenario's base would be)."""
-    base = f"{int(file.read_4k_ns)}ns"
-    bw = int(file.bytes_per_s)
-    tmpfs = {
-        "profile": "custom",
-        "memory": True,  # a tmpfs file: its reads and writes are the CPU's copies (sim/host.py)
-        "queue_depth": 64,
-        "read_seq_base": base,
-        "read_rand_base": base,
-        "write_seq_base": base,
-        "write_rand_base": base,
-        "read_bw": bw,
-        "write_bw": bw,
-    }
+
+    def tmpfs(new: bool) -> dict:
+        r4, rbw, w4, wbw = file.costs(new)
+        return {
+            "profile": "custom",
+            "memory": True,  # a tmpfs file: its reads and writes are the CPU's copies (sim/host.py)
+            "queue_depth": 64,
+            "read_seq_base": f"{int(r4)}ns",
+            "read_rand_base": f"{int(r4)}ns",
+            "write_seq_base": f"{int(w4)}ns",
+            "write_rand_base": f"{int(w4)}ns",
+            "read_bw": int(rbw),
+            "write_bw": int(wbw),
+        }
+
     # fio's round trip at queue depth 1 = NBD request + file + completion handler
-    nbd_cost = max(int(min(path.read_4k_ns, path.write_4k_ns) - file.read_4k_ns - COMPLETE_COST_NS), 0)
+    r4, _, w4, _ = file.costs(new=False)
+    nbd_cost = max(int(min(path.read_4k_ns - r4, path.write_4k_ns - w4) - COMPLETE_COST_NS), 0)
     start_ns = int(setup.warmup_s * 1e9)
     cfg: dict = {
-        "disk": {**tmpfs, "throttle": {"bps_total": setup.bps_total}},
-        "target": dict(tmpfs),
+        "disk": {**tmpfs(new=False), "throttle": {"bps_total": setup.bps_total}},
+        "target": tmpfs(new=True),  # a new sparse image
         "loop": {
             "era": "modern",
             "complete_cost": f"{COMPLETE_COST_NS}ns",
