@@ -90,3 +90,18 @@ def test_one_real_case_matches_the_model(tmp_path):
     assert (tmp_path / "calibration.png").exists()
     # this machine's own copy task, measured by unthrottled backups, is reported beside the model's
     assert "QEMU's own 1 MiB copy task" in (tmp_path / "calibration.md").read_text()
+
+
+def test_file_costs_take_each_devices_writes_from_their_own_measurement():
+    from sim.calibrate.simulated import FileCosts
+
+    f = FileCosts(2_000, 1_046_000, 0.0, 3_000, 525_000, 5_000, 527_000)
+    # 1 MiB - 4 KiB = 1,044,480 bytes beyond the 4 KiB request's cost: over 1,044,000 ns to read,
+    # 522,000 ns to write into existing pages or into new ones
+    assert f.costs(new=False) == (2_000, 1_044_480 / 1_044_000 * 1e9, 3_000, 1_044_480 / 522_000 * 1e9)
+    assert f.costs(new=True)[2:] == (5_000, 1_044_480 / 522_000 * 1e9)
+    old = FileCosts(2_000, 1_046_000)  # writes not measured: a write costs what a read does
+    assert old.costs(new=True) == old.costs(new=False) == (2_000, old.bytes_per_s, 2_000, old.bytes_per_s)
+    cfg = sim_config(CASES[4], file=f)
+    assert (cfg["disk"]["write_rand_base"], cfg["target"]["write_rand_base"]) == ("3000ns", "5000ns")
+    assert cfg["disk"]["read_bw"] == cfg["target"]["read_bw"] == int(1_044_480 / 1_044_000 * 1e9)
