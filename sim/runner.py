@@ -13,7 +13,7 @@ with the same seed and no backup, so it does not depend on the pacing policy:
 the runs of a sweep over policies have, seed by seed, one baseline between
 them.  :func:`baseline_key` says which runs share one and :func:`run_group`
 runs such a group: each backup run, then one baseline to the latest of their
-windows' ends, recording every run's window.  Each run gets the statistics
+ends, recording every run's window.  Each run gets the statistics
 its own baseline would have given (a baseline's guest goes on past its end
 until the requests of its window are counted, :mod:`sim.model`), so a result
 does not depend on the other runs of its batch; ``tests/test_shared_baseline.py``
