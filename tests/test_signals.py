@@ -21,7 +21,11 @@ from sim.cli import main
 
 
 def _scenario(tmp_path, size="64MiB"):
-    return fio_batch_file(tmp_path, "signals", size)
+    # without baselines every run is a task of its own (runs sharing a baseline go to a worker together,
+    # sim.batch.groups), so runs finish one by one and an interrupt finds some stored and some not
+    f = fio_batch_file(tmp_path, "signals", size)
+    f.write_text(f.read_text() + "[base.run]\nbaseline = false\n")
+    return f
 
 
 def _children(pid: int) -> list[int]:
