@@ -7,7 +7,8 @@ rest with the chosen executor, stores each one as it finishes
 Every run is independent and deterministic, so the merged files are the same
 whatever the executor or number of workers.  A worker's task is a group of
 runs that share a baseline (:func:`groups`, :func:`sim.runner.run_group`: one
-baseline run for the group, each result the same as alone).
+baseline run for the group, each result the same as alone); its runs are
+stored when the task finishes, so an interrupted batch keeps whole tasks.
 
 * ``local`` (default): a :class:`concurrent.futures.ProcessPoolExecutor` with
   ``jobs`` workers (all cores by default, never more than there are runs to
