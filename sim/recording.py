@@ -422,10 +422,10 @@ class GuestStats:
         self._ops = np.zeros(4, dtype=np.int64)  # completed, by op code (read, write, discard, write-zeroes)
         self._bytes = 0
         self._errors = 0
-        self.lat = Split(window, GuestBucket)  # by submission time
-        self.sched = Split(window, _Hist) if paced else None  # completion - due, by due time
-        # further windows (a baseline shared by several backup runs): their own splits of the same requests
-        self.more = [(Split(w, GuestBucket), Split(w, _Hist) if paced else None) for w in more]
+        # per window (the first, then those of the other runs sharing a baseline): latencies by submission
+        # time, and a paced guest's completion - due by due time
+        self.windows = [(Split(w, GuestBucket), Split(w, _Hist) if paced else None) for w in (window, *more)]
+        self.lat, self.sched = self.windows[0]
         self.timeline = Timeline(timeline_window)
         self.log = RequestLog(paced) if keep else None
         # the buffer
@@ -471,7 +471,7 @@ class GuestStats:
         self._bytes += int(nbytes.sum())
         self._errors += int(np.count_nonzero(error))
         self.timeline.add_batch(t_done, lat, bins)
-        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+        for lat_split, sched_split in self.windows:
             lat_split.add(t_submit, now, (op, lat, bins, cow))
             if sched_split is not None and t_due is not None:
                 sched_split.add(t_due, now, (t_done - t_due,))
@@ -481,7 +481,7 @@ class GuestStats:
         if self.lat.closed:
             return self
         self.flush()
-        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+        for lat_split, sched_split in self.windows:
             lat_split.close()
             if sched_split is not None:
                 sched_split.close()
@@ -491,10 +491,10 @@ class GuestStats:
     def splits(self, start: int, end: int) -> tuple[Split, Split | None]:
         """The latency and schedule splits of the window ``[start, end)``, after the run (ValueError if not kept)."""
         self.close()
-        for lat_split, sched_split in ((self.lat, self.sched), *self.more):
+        for lat_split, sched_split in self.windows:
             if lat_split.window.final() == (start, end):
                 return lat_split, sched_split
-        recorded = [self.lat.window.final(), *(m[0].window.final() for m in self.more)]
+        recorded = [lat_split.window.final() for lat_split, _ in self.windows]
         raise ValueError(
             f"the baseline recorded its statistics in the windows {recorded}, not the backup's {(start, end)}: "
             "build it with Model(cfg, with_backup=False, window=backup_window(model))"
@@ -524,7 +524,7 @@ class GuestStats:
     def storage(self) -> int:
         """Entries stored, the log's rows aside: bounded by bins, windows and the buffer, not by requests."""
         return (
-            sum(a.storage() + (b.storage() if b is not None else 0) for a, b in ((self.lat, self.sched), *self.more))
+            sum(a.storage() + (b.storage() if b is not None else 0) for a, b in self.windows)
             + self.timeline.storage()
             + len(self._t_done)
         )

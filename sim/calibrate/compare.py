@@ -207,18 +207,11 @@ def _ok(row: pd.Series, m: str) -> str:
     return " ✓" if abs(r - 1) <= TARGETS[m] else " ✗"
 
 
-def _mib(file: FileCosts, new: bool) -> float:
-    """A 1 MiB write's cost (µs) as the model takes it."""
-    _, _, w4, wbw = file.costs(new)
-    return (w4 + ((1 << 20) - 4096) / wbw * 1e9) / 1e3
-
-
 def _tasks_line(tasks, file: FileCosts) -> str:
     """QEMU's own copy task against the model's (a read and a write on the tmpfs devices)."""
     faults = -(-tasks.task_bytes // 4096) * file.page_fault_ns  # the fresh task buffer (sim/host.py)
-    r4, rbw, _, _ = file.costs(new=False)
-    _, _, w4, wbw = file.costs(new=True)  # the write lands in the new target file
-    model = r4 + w4 + (tasks.task_bytes - 4096) * (1 / rbw + 1 / wbw) * 1e9 + faults
+    n = tasks.task_bytes  # a read of the source, a write into the new target file, the faults
+    model = file.request_ns(n, write=False) + file.request_ns(n, write=True, new=True) + faults
     return (
         f"QEMU's own {tasks.task_bytes >> 20} MiB copy task (unthrottled backup of a tmpfs image to a new file, "
         f"no guest): {tasks.one_worker_ns / 1e3:.0f} µs with one worker, "
@@ -235,8 +228,9 @@ def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: b
         "# backupsim against a real QEMU",
         "",
         f"Costs: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} µs, {file.bytes_per_s / 1e9:.2f} GB/s; "
-        f"4 KiB / 1 MiB write {file.costs(False)[2] / 1e3:.1f} / {_mib(file, False):.0f} µs, "
-        f"into a new file {file.costs(True)[2] / 1e3:.1f} / {_mib(file, True):.0f} µs; "
+        f"4 KiB / 1 MiB write {file.request_ns(4096, True) / 1e3:.1f} / {file.request_ns(1 << 20, True) / 1e3:.0f} µs, "
+        f"into a new file {file.request_ns(4096, True, True) / 1e3:.1f} / "
+        f"{file.request_ns(1 << 20, True, True) / 1e3:.0f} µs; "
         f"a fresh page's fault {file.page_fault_ns / 1e3:.2f} µs; "
         f"NBD path at queue depth 1: 4 KiB read {path.read_4k_ns / 1e3:.1f} µs, write {path.write_4k_ns / 1e3:.1f} µs "
         f"back to back, write {path.paced_4k_ns / 1e3:.1f} µs (p99 {path.paced_4k_p99_ns / 1e3:.1f}) paced. "

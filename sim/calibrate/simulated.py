@@ -68,6 +68,12 @@ class FileCosts:
             w4, w1 = self.read_4k_ns, self.read_1m_ns
         return self.read_4k_ns, self.bytes_per_s, w4, _rate(w4, w1)
 
+    def request_ns(self, nbytes: int, write: bool, new: bool = False) -> float:
+        """What the model's device takes for one request of ``nbytes`` (its 4 KiB cost, the rest at its rate)."""
+        r4, rbw, w4, wbw = self.costs(new)
+        t4, rate = (w4, wbw) if write else (r4, rbw)
+        return t4 + (nbytes - 4096) / rate * 1e9
+
 
 def _rate(t_4k: float, t_1m: float) -> float:
     """Bytes per second beyond the per-request cost: (1 MiB - 4 KiB) over the latency difference."""
