@@ -45,6 +45,7 @@ from .params import (
 )
 from .params import Invalid as _Invalid
 from .policies import PolicyConfig, policy_config
+from .threadpool import ThreadPoolConfig
 from .workloads import WorkloadConfig, workload_config
 
 __all__ = [
@@ -176,6 +177,7 @@ class Config(Section):
     workload: WorkloadSection = workload_config(None)
     nbd: NbdConfig = NbdConfig()
     host: HostConfig = HostConfig()
+    thread_pool: ThreadPoolConfig = ThreadPoolConfig()
     faults: FaultsConfig = FaultsConfig()
     run: RunConfig = RunConfig()
 

@@ -28,9 +28,7 @@ by due time, which a later end would change, so its baseline stops at
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from statistics import NormalDist
 
 import simpy
 
@@ -49,6 +47,8 @@ from .policies import PolicyContext, make_policy
 from .recording import Recording, Window
 from .request import BACKUP, GUEST
 from .rng import Draws, RequestDraws, Streams
+from .threadpool import ThreadPool
+from .wakes import HostWakes, lognormal
 from .workloads import make_guest
 
 __all__ = ["Model"]
@@ -70,6 +70,7 @@ class Model:
         # fast path for guest requests: the same results, slower (tests compare them)
         self.env = env = Environment(shortcuts=shortcuts)
         streams = Streams(cfg.run.seed)
+        wakes = HostWakes(streams)  # the loop's and the thread pool's wakes share the host's state (sim/wakes.py)
         self.trace: list | None = [] if (cfg.run.trace if trace is None else trace) else None
         n = cfg.backup.clusters
         mode = MODES.get(cfg.backup.mode) if with_backup and cfg.backup.mode != "none" else None
@@ -79,17 +80,27 @@ class Model:
             self.trace,
             cfg.loop.iteration_cost,
             cfg.loop.idle_wake,
-            _wake_sampler(cfg.loop.idle_wake, cfg.loop.idle_wake_p99, streams),
+            lognormal(cfg.loop.idle_wake, cfg.loop.idle_wake_p99, wakes.loop),
             cfg.loop.halt_poll,
         )
         groups: dict = {}  # this run's throttle groups by name, shared by its devices (sim/devices/throttle.py)
-        self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace, groups)
+        # the loop's thread pool, through which devices with aio = "threads" are reached (sim/threadpool.py)
+        pool = ThreadPool(
+            env,
+            cfg.thread_pool,
+            cfg.loop.halt_poll,
+            lognormal(cfg.thread_pool.wake, cfg.thread_pool.wake_p99, wakes.pool),
+        )
+        self.pool = pool
+        self.disk = make_device(env, cfg.disk, _per_origin(streams, "disk"), "disk", self.trace, groups, pool)
         if cfg.backup.target_on_source:
             # a local backup to the same disk or array: one device, one queue, one head;
             # the target region lies after the disk's own bytes
             self.target = self.disk
         else:
-            self.target = make_device(env, cfg.target, _per_origin(streams, "target"), "target", self.trace, groups)
+            self.target = make_device(
+                env, cfg.target, _per_origin(streams, "target"), "target", self.trace, groups, pool
+            )
         # generations of every cluster, for a backup's consistency; a run without one keeps none
         self.oracle = ContentOracle(n) if mode is not None else NoOracle()
         self.blk = BlockLayer(
@@ -128,7 +139,9 @@ class Model:
                 layout = DiskLayout(n, cfg.backup.allocated, cfg.backup.zero_fraction, streams.generator("layout"))
             fleece = None
             if getattr(cfg.backup, "fleecing", False):
-                fleece = make_device(env, cfg.fleece, _per_origin(streams, "fleece"), "fleece", self.trace, groups)
+                fleece = make_device(
+                    env, cfg.fleece, _per_origin(streams, "fleece"), "fleece", self.trace, groups, pool
+                )
             jctx = JobContext(
                 env,
                 self.blk,
@@ -222,17 +235,3 @@ def _per_origin(streams: Streams, name: str) -> dict[int, RequestDraws]:
     # request's draws keyed to the request, so every guest request gets the same
     # draws with and without a backup (common random numbers)
     return {GUEST: RequestDraws(streams, name, "guest"), BACKUP: RequestDraws(streams, name, "backup")}
-
-
-def _wake_sampler(median: int, p99: int | None, streams: Streams) -> Callable[[], int] | None:
-    """Lognormal wake times with ``median`` and 99th percentile ``p99`` (None: every wake takes ``median``)."""
-    if not median or p99 is None or p99 <= median:
-        return None
-    sigma = math.log(p99 / median) / NormalDist().inv_cdf(0.99)
-    draws = Draws(streams.generator("loop"))
-    inv = NormalDist().inv_cdf
-
-    def sample() -> int:
-        return int(median * math.exp(sigma * inv(min(max(draws.random(), 1e-12), 1 - 1e-12))))
-
-    return sample

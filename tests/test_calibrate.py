@@ -55,12 +55,14 @@ def test_sim_only_writes_the_table(tmp_path, capsys):
     md = (out / "calibration.md").read_text()
     assert "workers-1" in md and "no-backup" in md
     assert (out / "calibration.csv").exists() and not (out / "calibration.png").exists()
-    # the reference machine's QEMU task beside the model's: a 1 MiB read of the source (835,584 ns), a 1 MiB
-    # write into the new target file (679,936 ns) and the fresh buffer's 256 page faults at 2,532 ns (648,192 ns):
-    # 2,163,712 ns, against 2,472 us measured with one worker (1.14x), 1,537 us with 64 (1.61x faster)
-    assert "2472 µs with one worker, 1537 µs a task with 64 (1.61x faster)" in md
-    assert "gives it 2164 µs (a read and a write on its tmpfs devices, 648 µs of it the faults" in md
-    assert "QEMU takes 1.14x as long" in md
+    # the reference machine's QEMU task beside the model's: a 1 MiB read of the source (514,048 ns), a 1 MiB
+    # write into the new target file (667,648 ns), the fresh buffer's 256 page faults at 2,532 ns (648,192 ns) and
+    # two thread-pool handoffs of ((54,572 - 33,873 - 1,880) + (52,208 - 27,962 - 1,960)) / 2 = 20,552.5 ns
+    # (41,105 ns): 1,870,993 ns, against 1,964 us measured with one worker (1.05x), 1,312 us with 64 (1.50x faster)
+    assert "1964 µs with one worker, 1312 µs a task with 64 (1.50x faster)" in md
+    assert "gives it 1871 µs (a read and a write on its tmpfs devices, 648 µs of it the faults" in md
+    assert "and 41 µs the thread pool's two handoffs" in md
+    assert "QEMU takes 1.05x as long" in md
 
 
 def test_missing_packages_are_named_with_the_install_command(tmp_path, capsys, monkeypatch):
@@ -105,3 +107,38 @@ def test_file_costs_take_each_devices_writes_from_their_own_measurement():
     cfg = sim_config(CASES[4], file=f)
     assert (cfg["disk"]["write_rand_base"], cfg["target"]["write_rand_base"]) == ("3000ns", "5000ns")
     assert cfg["disk"]["read_bw"] == cfg["target"]["read_bw"] == int(1_044_480 / 1_044_000 * 1e9)
+
+
+def test_the_null_path_splits_the_loops_wake_from_the_thread_pools():
+    from sim.calibrate.real import PathCosts
+    from sim.calibrate.simulated import FileCosts, handoff_ns
+
+    file = FileCosts(read_4k_ns=2_000, read_1m_ns=500_000, write_4k_ns=3_000, write_1m_ns=300_000)
+    path = PathCosts(
+        read_4k_ns=60_000,
+        write_4k_ns=55_000,
+        read_1m_ns=1_500_000,
+        paced_4k_ns=205_000,
+        paced_4k_p99_ns=555_000,
+        null_read_4k_ns=30_000,
+        null_write_4k_ns=25_000,
+        null_paced_4k_ns=125_000,
+        null_paced_4k_p99_ns=325_000,
+    )
+    assert path.split
+    assert path.idle_wake_ns == 100_000  # 125 - 25: the null path's paced excess, the loop's alone
+    assert path.idle_wake_p99_ns == 300_000  # 325 - 25
+    assert path.pool_wake_ns == 50_000  # (205 - 55) - 100: what the file path adds beyond it
+    assert path.pool_wake_p99_ns == 200_000  # (555 - 55) - 300
+    # a read: 60 - 30 - 2 = 28 us; a write: 55 - 25 - 3 = 27 us
+    assert handoff_ns(path, file) == 27_500
+    cfg = sim_config(next(c for c in CASES if c.name == "no-backup"), file=file, path=path)
+    assert cfg["nbd"]["request_cost"] == "22000ns"  # the null path's 25 us write less the 3 us completion
+    assert cfg["thread_pool"] == {"handoff": "27500ns", "wake": "50000ns", "wake_p99": "200000ns"}
+    assert cfg["loop"]["idle_wake"] == "100000ns" and cfg["loop"]["idle_wake_p99"] == "300000ns"
+    assert cfg["disk"]["aio"] == cfg["target"]["aio"] == "threads"
+    # without the null path the file path's differences stand for everything, and the pool costs nothing
+    old = PathCosts(60_000, 55_000, 1_500_000, 205_000, 555_000)
+    assert not old.split and old.idle_wake_ns == 150_000 and old.idle_wake_p99_ns == 500_000
+    assert old.pool_wake_ns == 0 and handoff_ns(old, file) == 0
+    assert sim_config(CASES[0], file=file, path=old)["nbd"]["request_cost"] == "49000ns"  # min(58, 52) - 3

@@ -159,14 +159,14 @@ def test_drawn_wakes_have_the_median_and_p99_asked_for():
 
     import numpy as np
 
-    from sim.model import _wake_sampler
     from sim.rng import Streams
+    from sim.wakes import HostWakes, lognormal
 
     for seed in range(3):
-        draw = _wake_sampler(100_000, 300_000, Streams(seed))
+        draw = lognormal(100_000, 300_000, HostWakes(Streams(seed)).loop)
         assert draw is not None
         x = np.array([draw() for _ in range(20_000)])
         # lognormal: median 100 us, p99 300 us; 20,000 draws put both within 5 %
         assert math.isclose(np.median(x), 100_000, rel_tol=0.05)
         assert math.isclose(np.percentile(x, 99), 300_000, rel_tol=0.05)
-    assert _wake_sampler(100_000, None, Streams(0)) is None
+    assert lognormal(100_000, None, HostWakes(Streams(0)).loop) is None

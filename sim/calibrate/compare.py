@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..files import atomic_write
 from .cases import CASES, SETUP, Case, Setup
-from .simulated import REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS, FileCosts, sim_config
+from .simulated import REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS, FileCosts, handoff_ns, sim_config
 
 __all__ = ["calibrate", "measure_file", "measure_faults", "TARGETS"]
 
@@ -150,7 +150,7 @@ def calibrate(
     else:
         from .real import measure_path, measure_tasks
 
-        file, path, tasks = measure_file(), measure_path(setup), measure_tasks(setup)
+        file, path, tasks = measure_file(), measure_path(setup, reps=reps), measure_tasks(setup)
         say(
             f"this machine: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s, "
             f"1 MiB write {file.write_1m_ns / 1e3:.0f} us, into a new file {file.new_write_1m_ns / 1e3:.0f} us, "
@@ -158,6 +158,7 @@ def calibrate(
             f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us; "
             f"QEMU's 1 MiB copy task {tasks.one_worker_ns / 1e3:.0f} us"
         )
+        say(f"measured: {file!r}, {path!r}, {tasks!r}")
     rows = []
     for case in cases:
         sims = [_sim(case, setup, seed, file, path) for seed in range(reps)]
@@ -207,18 +208,19 @@ def _ok(row: pd.Series, m: str) -> str:
     return " ✓" if abs(r - 1) <= TARGETS[m] else " ✗"
 
 
-def _tasks_line(tasks, file: FileCosts) -> str:
-    """QEMU's own copy task against the model's (a read and a write on the tmpfs devices)."""
+def _tasks_line(tasks, file: FileCosts, path) -> str:
+    """QEMU's own copy task against the model's (a read and a write on the tmpfs devices, through the pool)."""
     faults = -(-tasks.task_bytes // 4096) * file.page_fault_ns  # the fresh task buffer (sim/host.py)
-    n = tasks.task_bytes  # a read of the source, a write into the new target file, the faults
-    model = file.request_ns(n, write=False) + file.request_ns(n, write=True, new=True) + faults
+    n = tasks.task_bytes  # a read of the source, a write into the new target file, the faults, two handoffs
+    handoffs = 2 * handoff_ns(path, file)
+    model = file.request_ns(n, write=False) + file.request_ns(n, write=True, new=True) + faults + handoffs
     return (
         f"QEMU's own {tasks.task_bytes >> 20} MiB copy task (unthrottled backup of a tmpfs image to a new file, "
         f"no guest): {tasks.one_worker_ns / 1e3:.0f} µs with one worker, "
         f"{tasks.many_workers_ns / 1e3:.0f} µs a task with {tasks.workers} ({tasks.parallelism:.2f}x faster); "
         f"the model gives it {model / 1e3:.0f} µs (a read and a write on its tmpfs devices, "
-        f"{faults / 1e3:.0f} µs of it the faults of the fresh buffer): "
-        f"QEMU takes {tasks.one_worker_ns / model:.2f}x as long. Every case here is bound by "
+        f"{faults / 1e3:.0f} µs of it the faults of the fresh buffer and {handoffs / 1e3:.0f} µs the thread "
+        f"pool's two handoffs): QEMU takes {tasks.one_worker_ns / model:.2f}x as long. Every case here is bound by "
         "the throttle group, so the durations cannot show a task's cost; this line does."
     )
 
@@ -233,12 +235,23 @@ def _markdown(table: pd.DataFrame, file: FileCosts, path, reps: int, sim_only: b
         f"{file.request_ns(1 << 20, True, True) / 1e3:.0f} µs; "
         f"a fresh page's fault {file.page_fault_ns / 1e3:.2f} µs; "
         f"NBD path at queue depth 1: 4 KiB read {path.read_4k_ns / 1e3:.1f} µs, write {path.write_4k_ns / 1e3:.1f} µs "
-        f"back to back, write {path.paced_4k_ns / 1e3:.1f} µs (p99 {path.paced_4k_p99_ns / 1e3:.1f}) paced. "
+        f"back to back, write {path.paced_4k_ns / 1e3:.1f} µs (p99 {path.paced_4k_p99_ns / 1e3:.1f}) paced"
+        + (
+            f"; to a null-co node 4 KiB read {path.null_read_4k_ns / 1e3:.1f} µs, write "
+            f"{path.null_write_4k_ns / 1e3:.1f} µs back to back, write {path.null_paced_4k_ns / 1e3:.1f} µs "
+            f"(p99 {path.null_paced_4k_p99_ns / 1e3:.1f}) paced: the loop's wake {path.idle_wake_ns / 1e3:.1f} µs "
+            f"(p99 {path.idle_wake_p99_ns / 1e3:.1f}), the thread pool's handoff "
+            f"{handoff_ns(path, file) / 1e3:.1f} µs and a sleeping worker's wake {path.pool_wake_ns / 1e3:.1f} µs "
+            f"(p99 {path.pool_wake_p99_ns / 1e3:.1f})"
+            if path.split
+            else ""
+        )
+        + ". "
         f"{reps} repetitions (real) and {reps} seeds (simulated) per case; medians, real range in brackets.",
         "",
     ]
     if tasks is not None:
-        lines += [("Reference machine: " if sim_only else "") + _tasks_line(tasks, file), ""]
+        lines += [("Reference machine: " if sim_only else "") + _tasks_line(tasks, file, path), ""]
     head = ["case"]
     for unit in ("backup (s)", "guest p50 (µs)", "guest p99 (µs)"):
         head += [f"{unit} real", f"{unit} sim", "ratio"] if not sim_only else [f"{unit} sim"]

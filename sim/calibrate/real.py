@@ -17,7 +17,8 @@
 5. the guest latency percentiles of the requests fio *started* in that window
    (start = log time - latency; the log time is the reap time, in whole ms).
 
-:func:`measure_path` measures the NBD path at queue depth 1 and
+:func:`measure_path` measures the NBD path at queue depth 1 (to the file and
+to a ``null-co`` node, which tells the thread pool's cost apart) and
 :func:`measure_tasks` QEMU's own copy task (unthrottled backups without a
 guest, one worker and 64), before the cases.
 
@@ -278,29 +279,61 @@ def run_real(case: Case, setup: Setup = SETUP, workdir: str | None = None) -> Re
 
 @dataclass
 class PathCosts:
-    """The unthrottled NBD path of this machine, measured with fio at queue depth 1."""
+    """The unthrottled NBD path of this machine, measured with fio at queue depth 1.
+
+    The ``null_*`` figures are the same path to a ``null-co`` node, which completes
+    in the request's coroutine: no file, no thread pool (0: not measured).
+    """
 
     read_4k_ns: float  # median fio lat of a 4 KiB read, back to back
     write_4k_ns: float
     read_1m_ns: float  # median fio lat of a 1 MiB read
     paced_4k_ns: float = 0.0  # median fio lat of a 4 KiB write paced at 200 IOPS (every thread asleep between)
     paced_4k_p99_ns: float = 0.0  # its 99th percentile
+    null_read_4k_ns: float = 0.0
+    null_write_4k_ns: float = 0.0
+    null_paced_4k_ns: float = 0.0
+    null_paced_4k_p99_ns: float = 0.0
+
+    @property
+    def split(self) -> bool:
+        """Whether the null path was measured, so the loop's wake and the thread pool's can be told apart."""
+        return bool(self.null_write_4k_ns and self.null_paced_4k_ns)
 
     @property
     def idle_wake_ns(self) -> float:
-        """What a request pays when the threads on its path sleep: paced minus back to back.
+        """What the loop's wake costs a request: paced minus back to back, on the null path.
 
-        The model's loop sleeps twice per request on an idle path (until the request
-        arrives, and until the device completes it), but only the first sleep is
-        long enough for its CPU to stop polling (``loop.halt_poll``): the loop's
-        wake at the request's arrival stands for all of it.
+        The model's loop sleeps twice per request on an idle path (until the
+        request arrives, and until the device completes it), but only the first
+        sleep is long enough for its CPU to stop polling (``loop.halt_poll``).
+        Without the null path, the file path's difference stands for all of it
+        (the thread pool's wake included).
         """
+        if self.split:
+            return max(self.null_paced_4k_ns - self.null_write_4k_ns, 0.0)
         return max(self.paced_4k_ns - self.write_4k_ns, 0.0)
 
     @property
     def idle_wake_p99_ns(self) -> float:
         """The 99th percentile of that wake, the same way."""
+        if self.split:
+            return max(self.null_paced_4k_p99_ns - self.null_write_4k_ns, 0.0)
         return max(self.paced_4k_p99_ns - self.write_4k_ns, 0.0)
+
+    @property
+    def pool_wake_ns(self) -> float:
+        """What a sleeping thread-pool worker costs: the file path's paced excess beyond the null path's."""
+        if not self.split:
+            return 0.0
+        return max((self.paced_4k_ns - self.write_4k_ns) - self.idle_wake_ns, 0.0)
+
+    @property
+    def pool_wake_p99_ns(self) -> float:
+        """The 99th percentile of that wake, from the 99th percentiles the same way (at least the median)."""
+        if not self.split:
+            return 0.0
+        return max((self.paced_4k_p99_ns - self.write_4k_ns) - self.idle_wake_p99_ns, self.pool_wake_ns)
 
     @property
     def bytes_per_s(self) -> float:
@@ -308,65 +341,96 @@ class PathCosts:
         return ((1 << 20) - 4096) / max(self.read_1m_ns - self.read_4k_ns, 1.0) * 1e9
 
 
-def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0) -> PathCosts:
-    """fio over NBD to an unthrottled export of a tmpfs image, one request at a time."""
+def _fio_qd1(d: Path, key: str, rw: str, bs: str, seconds: float, extra: list[str]) -> list[int]:
+    """fio at queue depth 1 over the export on ``d``: every request's ``lat`` in ns."""
+    prefix = d / f"p-{key}"
+    subprocess.run(
+        [
+            "fio",
+            f"--name={key}",
+            "--ioengine=nbd",
+            f"--uri=nbd+unix:///src?socket={d / 'nbd.sock'}",
+            f"--rw={rw}",
+            f"--bs={bs}",
+            "--iodepth=1",
+            "--time_based",
+            f"--runtime={seconds}",
+            f"--write_lat_log={prefix}",
+            "--output-format=terse",
+            *extra,
+        ],
+        capture_output=True,
+        check=True,
+        cwd=d,
+        timeout=60,
+    )
+    return [int(line.split(",")[1]) for p in d.glob(f"p-{key}_lat*.log") for line in p.read_text().splitlines()]
+
+
+def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0, reps: int = 3) -> PathCosts:
+    """fio over NBD to an unthrottled export of a tmpfs image, then of a ``null-co`` node, one request at a time.
+
+    Each figure is the median of ``reps`` rounds (each round both nodes, each probe ``seconds`` long): a paced
+    probe's 99th percentile is its 8th-slowest request of 800, and the machine drifts from minute to minute.
+    """
     tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
     d = Path(tempfile.mkdtemp(prefix="backupsim-path-", dir=workdir or tmpfs))
     daemon = None
-    try:
-        _fill(d / "src.raw", 64 << 20)
-        args = [
-            "qemu-storage-daemon",
-            "--chardev",
-            f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
-            "--monitor",
-            "chardev=qmp0",
+    paced = [f"--rate_iops={setup.rate_iops}", "--rate_process=poisson"]
+    nodes = {
+        "": [
             "--blockdev",
             f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
             "--blockdev",
             "driver=raw,node-name=src,file=src-file",
-            "--nbd-server",
-            f"addr.type=unix,addr.path={d / 'nbd.sock'}",
-            "--export",
-            "type=nbd,id=exp0,node-name=src,name=src,writable=on",
-        ]
-        daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _wait_for(d / "nbd.sock")
-        _wait_for(d / "qmp.sock")
-        out = {}
-        for key, rw, bs, extra in (
-            ("r4", "randread", "4k", []),
-            ("w4", "randwrite", "4k", []),
-            ("r1m", "randread", "1m", []),
-            ("paced", "randwrite", "4k", [f"--rate_iops={setup.rate_iops}", "--rate_process=poisson"]),
-        ):
-            prefix = d / f"p-{key}"
-            subprocess.run(
-                [
-                    "fio",
-                    f"--name={key}",
-                    "--ioengine=nbd",
-                    f"--uri=nbd+unix:///src?socket={d / 'nbd.sock'}",
-                    f"--rw={rw}",
-                    f"--bs={bs}",
-                    "--iodepth=1",
-                    "--time_based",
-                    f"--runtime={seconds}",
-                    f"--write_lat_log={prefix}",
-                    "--output-format=terse",
-                    *extra,
-                ],
-                capture_output=True,
-                check=True,
-                cwd=d,
-                timeout=60,
-            )
-            lat = [int(line.split(",")[1]) for p in d.glob(f"p-{key}_lat*.log") for line in p.read_text().splitlines()]
-            out[key] = float(np.median(lat))
-            out[key + "-p99"] = float(np.percentile(lat, 99))
-        asyncio.run(_quit(d / "qmp.sock"))
-        daemon.wait(timeout=30)
-        return PathCosts(out["r4"], out["w4"], out["r1m"], out["paced"], out["paced-p99"])
+        ],
+        # completes in the request's coroutine (block/null.c): the NBD path and the loop, nothing else
+        "null-": ["--blockdev", f"driver=null-co,node-name=src,size={64 << 20},read-zeroes=on"],
+    }
+    try:
+        _fill(d / "src.raw", 64 << 20)
+        out: dict[str, list[float]] = {}
+        for node, blockdev in [item for _ in range(reps) for item in nodes.items()]:
+            for sock in ("qmp.sock", "nbd.sock"):
+                (d / sock).unlink(missing_ok=True)
+            args = [
+                "qemu-storage-daemon",
+                "--chardev",
+                f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
+                "--monitor",
+                "chardev=qmp0",
+                *blockdev,
+                "--nbd-server",
+                f"addr.type=unix,addr.path={d / 'nbd.sock'}",
+                "--export",
+                "type=nbd,id=exp0,node-name=src,name=src,writable=on",
+            ]
+            daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _wait_for(d / "nbd.sock")
+            _wait_for(d / "qmp.sock")
+            probes = [("r4", "randread", "4k", []), ("w4", "randwrite", "4k", []), ("paced", "randwrite", "4k", paced)]
+            if not node:
+                probes.append(("r1m", "randread", "1m", []))
+            for key, rw, bs, extra in probes:
+                lat = _fio_qd1(d, node + key, rw, bs, seconds, extra)
+                out.setdefault(node + key, []).append(float(np.median(lat)))
+                out.setdefault(node + key + "-p99", []).append(float(np.percentile(lat, 99)))
+                for log in d.glob(f"p-{node}{key}_lat*.log"):
+                    log.unlink()  # the next round's probe writes its own
+            asyncio.run(_quit(d / "qmp.sock"))
+            daemon.wait(timeout=30)
+        med = {k: float(np.median(v)) for k, v in out.items()}
+        return PathCosts(
+            med["r4"],
+            med["w4"],
+            med["r1m"],
+            med["paced"],
+            med["paced-p99"],
+            med["null-r4"],
+            med["null-w4"],
+            med["null-paced"],
+            med["null-paced-p99"],
+        )
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()

@@ -9,13 +9,17 @@ backupsim that mirrors :mod:`sim.calibrate.real`:
   ``/dev/shm``: reads and writes of a filled file for the source, writes into
   a new sparse file for the target), with up to 64 requests at once (QEMU's
   thread pool, ``max_threads`` 64);
+* each request to them goes through QEMU's thread pool (``aio = "threads"``,
+  ``[thread_pool]``): the handoff to a worker and back, and a sleeping
+  worker's wake (:class:`~sim.calibrate.real.PathCosts`: the file path against
+  the null path);
 * block-copy's task buffers fault their fresh pages (``host.page_fault_cost``);
 * the loop pays its wake only after a sleep longer than KVM's halt polling
   (``loop.halt_poll``);
 * the source carries the case's throttle group (``disk.throttle.bps_total``);
 * the guest reaches the block layer through QEMU's NBD export (``[nbd]``), whose
-  per-request cost is what fio measures over the unthrottled NBD path at queue
-  depth 1 beyond the file's own cost and the loop's handlers
+  per-request cost is what fio measures over the unthrottled NBD path to a
+  ``null-co`` node at queue depth 1 beyond the loop's completion handler
   (:class:`~sim.calibrate.real.PathCosts`);
 * the guest is the ``fio-rate`` workload with the case's fio options;
 * the backup is ``block-copy`` with the case's ``max_workers`` and, for a speed
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from .cases import SETUP, Case, Setup
 from .real import PathCosts, TaskCosts
 
-__all__ = ["FileCosts", "sim_config", "REFERENCE_FILE", "REFERENCE_PATH", "REFERENCE_TASKS"]
+__all__ = ["FileCosts", "sim_config", "handoff_ns", "REFERENCE_FILE", "REFERENCE_PATH", "REFERENCE_TASKS"]
 
 
 @dataclass(frozen=True)
@@ -84,28 +88,35 @@ def _rate(t_4k: float, t_1m: float) -> float:
 #: a 1 MiB copy into fresh memory against one into warm memory): five runs gave 2401-2796 ns, this is their median;
 #: QEMU's null-co backups gave 2470 ns (sim/host.py).
 PAGE_FAULT_NS = 2_532.0
-#: fio 3.33 psync on /dev/shm on the reference machine (``measure_file``, 2026-11-30, quiet, the mean of two runs
-#: whose medians were within 13%).  A 1 MiB read took 536 us on 2026-11-29 and 830-990 us this day, while a 1 MiB
-#: write into existing pages took 268-395 us: the machine's reads of tmpfs vary through the day.
+#: fio 3.33 psync on /dev/shm on the reference machine (``measure_file``, 2026-11-30 09:38, quiet).  A 1 MiB read
+#: took 514-990 us over that day, while a 1 MiB write into existing pages took 222-395 us: the machine's reads of
+#: tmpfs vary through the day, so every ``REFERENCE_*`` figure comes from one run of ``backupsim calibrate``.
 REFERENCE_FILE = FileCosts(
-    read_4k_ns=2_036,
-    read_1m_ns=835_584,
+    read_4k_ns=1_880,
+    read_1m_ns=514_048,
     page_fault_ns=PAGE_FAULT_NS,
-    write_4k_ns=2_544,
-    write_1m_ns=284_672,
-    new_write_4k_ns=4_064,
-    new_write_1m_ns=679_936,
+    write_4k_ns=1_960,
+    write_1m_ns=222_208,
+    new_write_4k_ns=3_920,
+    new_write_1m_ns=667_648,
 )
-#: Measured on the reference machine: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue depth 1,
-#: back to back and paced at 200 IOPS (Poisson).
+#: Measured on the reference machine in the same run: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue
+#: depth 1, back to back and paced at 200 IOPS (Poisson), to a tmpfs ``file`` node and to a ``null-co`` node.
 REFERENCE_PATH = PathCosts(
-    read_4k_ns=58_850, write_4k_ns=53_911, read_1m_ns=1_580_386, paced_4k_ns=245_259.5, paced_4k_p99_ns=491_127.25
+    read_4k_ns=54_572,
+    write_4k_ns=52_208,
+    read_1m_ns=1_871_177,
+    paced_4k_ns=197_425,
+    paced_4k_p99_ns=503_128,
+    null_read_4k_ns=33_873,
+    null_write_4k_ns=27_962,
+    null_paced_4k_ns=143_679.5,
+    null_paced_4k_p99_ns=343_037,
 )
 
-#: Measured on the reference machine in the same hour as ``REFERENCE_FILE`` (2026-11-30, quiet): unthrottled
-#: backups of 256 MiB, tmpfs to a new tmpfs file, no guest, medians of 3 (``measure_tasks``; 1879 us with one
-#: worker early that day, when a 1 MiB read took 540 us).  Reported beside the model's task, not used by it.
-REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=2_472_000, many_workers_ns=1_537_000)
+#: Measured on the reference machine in the same run: unthrottled backups of 256 MiB, tmpfs to a new tmpfs file,
+#: no guest, medians of 3 (``measure_tasks``).  Reported beside the model's task, not used by it.
+REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_964_215, many_workers_ns=1_311_602)
 
 #: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
 COMPLETE_COST_NS = 3_000
@@ -115,6 +126,19 @@ COMPLETE_COST_NS = 3_000
 #: a thread on one vCPU woken through an eventfd from the other after the given idle time, medians of
 #: 300): 5-150 us idle, woken in 8-10 us; 200 us, 22 us; 300 us to 5 ms, 70-200 us (docs/calibration.md).
 HALT_POLL_NS = 200_000
+
+
+def handoff_ns(path: PathCosts, file: FileCosts) -> float:
+    """The thread pool's handoff: the file path's back-to-back latency less the null path's and the file's own.
+
+    The mean of a 4 KiB read's and a 4 KiB write's; 0 without the null path.
+    """
+    if not path.split:
+        return 0.0
+    r4, _, w4, _ = file.costs(new=False)
+    read = path.read_4k_ns - path.null_read_4k_ns - r4
+    write = path.write_4k_ns - path.null_write_4k_ns - w4
+    return max((read + write) / 2, 0.0)
 
 
 def sim_config(
@@ -131,6 +155,7 @@ def sim_config(
         return {
             "profile": "custom",
             "memory": True,  # a tmpfs file: its reads and writes are the CPU's copies (sim/host.py)
+            "aio": "threads",  # the file driver's default: each request through the thread pool
             "queue_depth": 64,
             "read_seq_base": f"{int(r4)}ns",
             "read_rand_base": f"{int(r4)}ns",
@@ -140,9 +165,14 @@ def sim_config(
             "write_bw": int(wbw),
         }
 
-    # fio's round trip at queue depth 1 = NBD request + file + completion handler
-    r4, _, w4, _ = file.costs(new=False)
-    nbd_cost = max(int(min(path.read_4k_ns - r4, path.write_4k_ns - w4) - COMPLETE_COST_NS), 0)
+    if path.split:
+        # the null path's round trip at queue depth 1 = NBD request + completion handler
+        nbd_cost = max(int(min(path.null_read_4k_ns, path.null_write_4k_ns) - COMPLETE_COST_NS), 0)
+    else:
+        # fio's round trip at queue depth 1 = NBD request + file + completion handler
+        r4, _, w4, _ = file.costs(new=False)
+        nbd_cost = max(int(min(path.read_4k_ns - r4, path.write_4k_ns - w4) - COMPLETE_COST_NS), 0)
+    handoff = handoff_ns(path, file)
     start_ns = int(setup.warmup_s * 1e9)
     cfg: dict = {
         "disk": {**tmpfs(new=False), "throttle": {"bps_total": setup.bps_total}},
@@ -155,6 +185,12 @@ def sim_config(
             "halt_poll": f"{HALT_POLL_NS}ns",
         },
         "nbd": {"enabled": True, "request_cost": f"{nbd_cost}ns"},
+        # QEMU's file driver hands each request to a worker thread (aio=threads, sim/threadpool.py)
+        "thread_pool": {
+            "handoff": f"{int(handoff)}ns",
+            "wake": f"{int(path.pool_wake_ns)}ns",
+            "wake_p99": f"{int(path.pool_wake_p99_ns)}ns",
+        },
         # block-copy's 1 MiB task buffers are fresh pages, faulted in by the read (sim/host.py)
         "host": {"page_fault_cost": f"{int(file.page_fault_ns)}ns"},
         "workload": {

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..params import DEVICES, ConfigError, from_validation_error
+from ..threadpool import PooledDevice, ThreadPool
 from .channels import ChannelSSD
 from .config import DeviceConfig, fill_from_profile
 from .device import Device
@@ -66,18 +67,23 @@ def make_device(
     name: str = "disk",
     trace: list | None = None,
     groups: dict[str, ThrottleGroup] | None = None,
+    pool: ThreadPool | None = None,
 ):
     """The device object for ``cfg``, behind a throttle node when ``cfg.throttle`` is set.
 
     ``groups`` holds one run's throttle groups by name, so that the devices of
     one run whose ``throttle.group`` is the same share a group (pass one dict
-    for every device of a run; None: a group of this device's own).
+    for every device of a run; None: a group of this device's own).  A device
+    with ``aio = "threads"`` is reached through ``pool``, the loop's thread pool
+    (:mod:`sim.threadpool`; None: a pool of its own that costs nothing).
     """
 
     def make(profile: str, sub_name: str):
         return make_device(env, device_config({"profile": profile}), draws, sub_name, trace)
 
     device = DEVICES.get(cfg.model).build(env, cfg, draws, name, trace, make)
+    if cfg.aio == "threads" and pool is not None:
+        device = PooledDevice(device, pool)  # below the throttle node: file-posix is the bottom of the graph
     if cfg.throttle is not None:
         device = throttled(env, device, cfg.throttle, name, trace, groups, f"{name}.throttle")
     return device

@@ -60,6 +60,10 @@ class DeviceConfig(Section):
     #: memory on this host (a tmpfs file, a RAM disk): moving its bytes is the CPU's copy, so a request's
     #: own CPU work (``Request.cpu_ns``: faults of a fresh buffer, sim/host.py) is part of its transfer
     memory: bool = Field(False, strict=True)
+    #: how QEMU submits the device's requests: ``native`` from the loop's own thread (Linux AIO, io_uring, or a
+    #: device model's own submission); ``threads`` through the loop's thread pool (the ``file`` driver's default,
+    #: ``aio=threads``), which costs ``[thread_pool]`` (sim/threadpool.py)
+    aio: Literal["native", "threads"] = "native"
     #: QEMU I/O throttling in front of the device (:mod:`sim.devices.throttle`); None: none
     throttle: ThrottleConfig | None = None
 
