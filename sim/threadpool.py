@@ -40,22 +40,20 @@ once spawns one as they come; the cost is the same ``handoff``).
 
 To model another submission path (``aio=native`` or ``io_uring``, submitted
 from the loop's own thread), leave ``aio`` at ``native``; for a path with a
-cost of its own, write a layer with the same ``submit(req, done)`` as
-:class:`PooledDevice`.
+cost of its own, write a layer like :class:`sim.devices.pooled.PooledDevice`
+(:class:`sim.devices.layer.DeviceLayer`), which puts a device behind the pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import model_validator
 
 from .clock import Environment
 from .params import Invalid, Section, Time
-from .request import Request
 
-__all__ = ["ThreadPoolConfig", "ThreadPool", "PooledDevice"]
+__all__ = ["ThreadPoolConfig", "ThreadPool"]
 
 
 class ThreadPoolConfig(Section):
@@ -109,32 +107,3 @@ class ThreadPool:
         self.busy -= 1
         if not self.busy:
             self._idle_since = self.env.now
-
-
-class PooledDevice:
-    """A device whose requests go through the loop's :class:`ThreadPool`: ``submit(req, done)`` like the device.
-
-    Every attribute it does not define (``completed``, ``mean_in_system``, ...) is the wrapped device's.
-    """
-
-    def __init__(self, inner: Any, pool: ThreadPool):
-        self.inner = inner
-        self.pool = pool
-
-    def __getattr__(self, attr: str) -> Any:
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(attr)
-        return getattr(inner, attr)
-
-    def submit(self, req: Request, done: Callable[[Request], None]) -> None:
-        """Hand ``req`` to a worker, which submits it to the device; ``done(req)`` when it returns."""
-        self.pool.env.call_in(self.pool.delay(), self._start, (req, done))
-
-    def _start(self, req_done: tuple[Request, Callable[[Request], None]]) -> None:
-        req, done = req_done
-        self.inner.submit(req, lambda r: self._returned(r, done))
-
-    def _returned(self, req: Request, done: Callable[[Request], None]) -> None:
-        self.pool.done()
-        done(req)

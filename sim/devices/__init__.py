@@ -18,12 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..params import DEVICES, ConfigError, from_validation_error
-from ..threadpool import PooledDevice, ThreadPool
+from ..threadpool import ThreadPool
 from .channels import ChannelSSD
 from .config import DeviceConfig, fill_from_profile
 from .device import Device
 from .hdd import SeekingDisk
 from .network import NetworkTarget
+from .pooled import PooledDevice
 from .profiles import PROFILES
 from .throttle import ThrottleConfig, ThrottledDevice, ThrottleGroup, throttled
 

@@ -46,6 +46,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from ..clock import Environment
 from ..params import ConfigError, Invalid, Section, Size, units
 from ..request import READ, Request
+from .layer import DeviceLayer
 
 __all__ = [
     "ThrottleConfig",
@@ -517,7 +518,7 @@ class ThrottleGroup:
             self._running = False
 
 
-class ThrottledDevice:
+class ThrottledDevice(DeviceLayer):
     """A device behind a throttle filter node: ``submit(req, done)`` like the device it wraps.
 
     ``block/throttle.c``: ``throttle_co_preadv`` charges a read;
@@ -535,12 +536,6 @@ class ThrottledDevice:
         self.trace = trace
         self.member = ThrottleGroupMember(name)
         group.register(self.member)
-
-    def __getattr__(self, attr: str) -> Any:
-        inner = self.__dict__.get("inner")
-        if inner is None:
-            raise AttributeError(attr)
-        return getattr(inner, attr)
 
     def submit(self, req: Request, done: Callable[[Request], None]) -> None:
         """Pass the throttle (maybe after a wait), then submit ``req`` to the device."""
