@@ -48,23 +48,21 @@ def main(path: str) -> None:
         cpu_alone = time.process_time() - t
         row = {**spec.swept, "cpu_s": round(cpu, 3), "backup_alone_cpu_s": round(cpu_alone, 3)}
         row["quiet_share"] = round(quiet / len(landed), 3) if len(landed) else None
-        print(json.dumps(row, default=str), flush=True)
+        sys.stdout.write(json.dumps(row, default=str) + "\n")
+        sys.stdout.flush()
         total["cpu_s"] += cpu
         total["backup_alone_cpu_s"] += cpu_alone
         total["clusters"] += len(landed)
         total["quiet_clusters"] += quiet
     backup_share = total["backup_alone_cpu_s"] / total["cpu_s"]
     quiet_share = total["quiet_clusters"] / max(total["clusters"], 1)
-    print(
-        json.dumps(
-            {
-                **{k: round(v, 2) for k, v in total.items()},
-                "backup_share": round(backup_share, 3),
-                "quiet_share": round(quiet_share, 3),
-                "at_most_skipped": round(backup_share * quiet_share, 3),
-            }
-        )
-    )
+    summary = {
+        **{k: round(v, 2) for k, v in total.items()},
+        "backup_share": round(backup_share, 3),
+        "quiet_share": round(quiet_share, 3),
+        "at_most_skipped": round(backup_share * quiet_share, 3),
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,10 @@ class Environment(simpy.Environment):
         # the newest agenda entry, not yet on the heap: most entries are taken
         # next (a hold's end, a service end), and this saves their heap push and pop
         self._reg: tuple | None = None
+        # SimPy's heap, typed for both kinds of entry (SimPy types it for its own four-field
+        # entries; the agenda's have five): the same list, so that code compiled from these
+        # annotations (mypyc, docs/kernel.md) does not reject an agenda entry
+        self._agenda: list[Any] = self._queue
         self.direct = 0  # entries taken from the register, never on the heap
         self.advanced = 0  # times advance_to moved the clock (and a loop hold moved it inline)
 
@@ -75,11 +79,11 @@ class Environment(simpy.Environment):
         """Call ``fn(arg)`` ``delay`` ns from now, ordered as a ``Timeout`` made now would be."""
         entry = (self.now + delay, NORMAL, next(self._eid), fn, arg)
         if not self.shortcuts:
-            heappush(self._queue, entry)  # type: ignore[misc]  # SimPy types its queue for its own entries
+            heappush(self._agenda, entry)
             return
         reg = self._reg
         if reg is not None:
-            heappush(self._queue, reg)
+            heappush(self._agenda, reg)
         self._reg = entry
 
     def call_first(self, delay: int, fn: Callable[[Any], Any], arg: Any = None) -> None:
@@ -91,11 +95,11 @@ class Environment(simpy.Environment):
         never moves the clock onto it.  A baseline run uses it to see the guest
         at the very start of an instant (``sim.model``).
         """
-        heappush(self._queue, (self.now + delay, URGENT, next(self._eid), fn, arg))  # type: ignore[misc]
+        heappush(self._agenda, (self.now + delay, URGENT, next(self._eid), fn, arg))
 
     def peek(self) -> int | float:
         """The time of the next entry (``inf`` if none)."""
-        reg, q = self._reg, self._queue
+        reg, q = self._reg, self._agenda
         if reg is not None:
             return reg[0] if not q or reg < q[0] else q[0][0]
         return q[0][0] if q else float("inf")
@@ -106,9 +110,9 @@ class Environment(simpy.Environment):
         reg = self._reg
         if reg is not None:
             self._reg = None
-            return heappushpop(self._queue, reg)
+            return heappushpop(self._agenda, reg)
         try:
-            return heappop(self._queue)
+            return heappop(self._agenda)
         except IndexError:
             raise EmptySchedule from None
 
@@ -118,7 +122,7 @@ class Environment(simpy.Environment):
         A caller that would otherwise :meth:`call_in` itself for ``t`` and do
         nothing else until then may go on at once when this returns True.
         """
-        q = self._queue
+        q = self._agenda
         if not self.shortcuts or (q and q[0][0] <= t):
             return False
         reg = self._reg
@@ -172,7 +176,7 @@ class Environment(simpy.Environment):
             elif until.callbacks is None:
                 return until.value
             until.callbacks.append(StopSimulation.callback)
-        queue = self._queue
+        queue = self._agenda
         process = self._process
         try:
             while True:

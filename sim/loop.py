@@ -186,7 +186,7 @@ class EventLoop:
         # _hold's test, written out) or an agenda entry resumes this method after
         # it.  What runs after the hold waits in self._cont.
         env = self.env
-        queue = env._queue
+        queue = env._agenda
         timers = self._timers
         top = self._top
         while True:

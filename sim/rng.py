@@ -22,6 +22,7 @@ numbers, Law & Kelton, *Simulation Modeling and Analysis*, section 11.2).
 from __future__ import annotations
 
 import zlib
+from typing import ClassVar
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class Draws:
     depend on how draws of another kind interleave with it.
     """
 
-    BLOCK = 4096
+    BLOCK: ClassVar[int] = 4096
 
     def __init__(self, gen: np.random.Generator):
         self.gen = gen
@@ -99,9 +100,9 @@ class RequestDraws:
     serve them all.
     """
 
-    SHIFT = 12
-    BLOCK = 1 << SHIFT  # draws per block
-    CACHED = 4  # blocks kept per kind
+    SHIFT: ClassVar[int] = 12
+    BLOCK: ClassVar[int] = 1 << SHIFT  # draws per block
+    CACHED: ClassVar[int] = 4  # blocks kept per kind
 
     __slots__ = ("streams", "name", "sub", "_cache", "_gamma")
 

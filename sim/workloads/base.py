@@ -45,7 +45,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from ..clock import Environment
 from ..params import WORKLOADS, ConfigError, Section, units
-from ..recording import GuestStats, Recording
+from ..recording import GuestStats, Recording, RequestLog
 from ..request import DISCARD, GUEST, READ, WRITE, WRITE_ZEROES, Request
 from ..rng import Draws
 
@@ -289,7 +289,7 @@ class Guest:
         return self.stats.completed
 
     @property
-    def requests(self):
+    def requests(self) -> RequestLog | None:
         """The per-request log (``run.keep_requests``), or None."""
         return self.stats.log
 
