@@ -20,19 +20,20 @@ being seen by the loop, when the threads on the way are running.  A worker
 that has slept costs more: when the pool has had nothing to do for at least
 ``loop.halt_poll`` (the virtual CPU its worker sleeps on has stopped
 polling, KVM's ``halt_poll_ns``), the first call to reach it also pays
-``wake``, drawn (stream ``thread_pool``) from a lognormal distribution with
-median ``wake`` and 99th percentile ``wake_p99`` when that is given, as the
-loop's own wake is (:mod:`sim.loop`).  Both are 0 by default: a device
+``wake``, drawn from a lognormal distribution with median ``wake`` and 99th
+percentile ``wake_p99`` when that is given, at the quantile of the loop's
+latest wake (:mod:`sim.wakes`: the two happen within microseconds on the same
+host).  Both are 0 by default: a device
 without the pool, or a pool that costs nothing.
 
 Measured by ``backupsim calibrate`` (:func:`sim.calibrate.real.measure_path`,
 ``docs/calibration.md``): fio over NBD at queue depth 1 to a ``file`` node on
 tmpfs against the same export of a ``null-co`` node, which completes in the
 request's coroutine and never enters the pool.  Back to back, the file path
-less the null path less the file's own ``psync`` time is ``handoff`` (about
-30 µs on the 2-vCPU reference machine); paced at 200 IOPS, what the file path
-adds to its back-to-back time beyond what the null path adds to its own is
-``wake`` (about 70-100 µs there).
+less the null path less the file's own ``psync`` time is ``handoff`` (20-40 µs
+on the 2-vCPU reference machine, 2026-11-30); paced at 200 IOPS, what the file
+path adds to its back-to-back time beyond what the null path adds to its own is
+``wake`` (30-100 µs there).
 
 Left out: the worker's CPU time competing with the loop's for the host's
 CPUs, and the spawning of workers (a pool that has never run 64 calls at

@@ -76,7 +76,7 @@ def make_device(
     one run whose ``throttle.group`` is the same share a group (pass one dict
     for every device of a run; None: a group of this device's own).  A device
     with ``aio = "threads"`` is reached through ``pool``, the loop's thread pool
-    (:mod:`sim.threadpool`; None: a pool of its own that costs nothing).
+    (:mod:`sim.threadpool`; None: the device is reached directly).
     """
 
     def make(profile: str, sub_name: str):
