@@ -21,9 +21,9 @@ that has slept costs more: when the pool has had nothing to do for at least
 ``loop.halt_poll`` (the virtual CPU its worker sleeps on has stopped
 polling, KVM's ``halt_poll_ns``), the first call to reach it also pays
 ``wake``, drawn from a lognormal distribution with median ``wake`` and 99th
-percentile ``wake_p99`` when that is given, at the quantile of the loop's
-latest wake (:mod:`sim.wakes`: the two happen within microseconds on the same
-host).  Both are 0 by default: a device
+percentile ``wake_p99`` when that is given, at the quantile of the loop wake
+just before it (:mod:`sim.wakes`: the two happen within microseconds on the
+same host; each loop wake lends its quantile once).  Both are 0 by default: a device
 without the pool, or a pool that costs nothing.
 
 Measured by ``backupsim calibrate`` (:func:`sim.calibrate.real.measure_path`,

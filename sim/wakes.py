@@ -13,9 +13,9 @@ the same host, whose state (how soon it runs a halted vCPU) they share.
 two paths' quantiles (to a ``file`` node, through the pool, and to a
 ``null-co`` node, without it), and quantiles of two draws add up only when
 the draws move together.  So :class:`HostWakes` draws one uniform per loop
-wake (stream ``loop``, as before there was a pool) and a pool's wake takes
-the quantile of the loop's latest wake; a pool without a loop wake to follow
-draws its own (stream ``thread_pool``).
+wake (stream ``loop``, as before there was a pool) and lends it to the first
+pool wake after it; a pool wake with no loop wake of its moment (the loop was
+awake, or has lent its latest already) draws its own (stream ``thread_pool``).
 
 To model wakes of another shape, replace :func:`lognormal`.
 """
@@ -50,7 +50,7 @@ def lognormal(median: int, p99: int | None, quantile: Callable[[], float]) -> Ca
 
 
 class HostWakes:
-    """The host's state at each loop wake: one uniform per wake, which the pool's next wake shares."""
+    """The host's state at each loop wake: one uniform per wake, which the pool's next wake shares (once)."""
 
     def __init__(self, streams: Streams):
         self.streams = streams
@@ -66,9 +66,11 @@ class HostWakes:
         return u
 
     def pool(self) -> float:
-        """A pool wake's quantile: the latest loop wake's, or its own (stream ``thread_pool``) before any."""
-        if self._last is not None:
-            return self._last
+        """A pool wake's quantile: the latest loop wake's if no pool wake took it yet, else its own."""
+        u = self._last
+        if u is not None:
+            self._last = None
+            return u
         if self._pool is None:
             self._pool = Draws(self.streams.generator("thread_pool"))
         return self._pool.random()

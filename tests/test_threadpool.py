@@ -102,18 +102,24 @@ def test_the_thread_pool_section_is_validated():
         sim.build_config({"disk": {"aio": "io_uring"}})
 
 
-def test_a_workers_wake_takes_the_quantile_of_the_loops_latest_wake():
+def test_a_workers_wake_takes_the_quantile_of_the_loop_wake_before_it_once():
     # calibrate measures the pool's wake as a difference of quantiles, which add up only for draws that move
-    # together: each pool wake sits at the quantile of the loop's latest wake
-    from sim.rng import Streams
+    # together: a pool wake sits at the quantile of the loop wake just before it; a second pool wake with no loop
+    # wake between draws its own (stream thread_pool), as does one before any loop wake
+    from sim.rng import Draws, Streams
     from sim.wakes import HostWakes, lognormal
 
     wakes = HostWakes(Streams(7))
     loop = lognormal(100_000, 300_000, wakes.loop)
     pool = lognormal(30_000, 130_000, wakes.pool)
-    assert loop is not None and pool is not None
+    same_loop = lognormal(100_000, 300_000, HostWakes(Streams(7)).loop)  # the loop's draws, alone
+    own = lognormal(30_000, 130_000, Draws(Streams(7).generator("thread_pool")).random)  # the pool's own stream
+    assert loop is not None and pool is not None and same_loop is not None and own is not None
+    first = pool()
+    assert first == own()  # before any loop wake
     pairs = [(loop(), pool(), pool()) for _ in range(2_000)]
-    for _a, b, c in pairs:
-        assert b == c  # two pool wakes after one loop wake: the same quantile
-    order_loop = sorted(range(len(pairs)), key=lambda i: pairs[i][0])
-    assert [pairs[i][1] for i in order_loop] == sorted(p[1] for p in pairs)  # comonotone
+    assert [a for a, _, _ in pairs] == [same_loop() for _ in pairs]  # lending changes no loop draw
+    assert [c for _, _, c in pairs] == [own() for _ in pairs]  # the second pool wake: the pool's own stream
+    lent = [b for _, b, _ in pairs]
+    by_loop = sorted(range(len(pairs)), key=lambda i: pairs[i][0])
+    assert [lent[i] for i in by_loop] == sorted(lent)  # the first pool wake moves with the loop's: comonotone
