@@ -37,6 +37,7 @@ from .clock import Environment
 from .config import Config
 from .devices import make_device
 from .faults import Faults
+from .host import Allocator
 from .jobs import BackupJob, JobContext, make_job
 from .layout import DiskLayout
 from .loop import EventLoop
@@ -115,7 +116,9 @@ class Model:
         )
         self.blk.fast = shortcuts
         # the guest reaches the block layer directly (virtio) or through QEMU's NBD export
-        self.nbd = NbdExport(self.blk, cfg.nbd) if cfg.nbd.enabled else None
+        # QEMU's heap: the NBD server's request buffers and block-copy's task buffers (sim/host.py)
+        self.heap = Allocator(cfg.host)
+        self.nbd = NbdExport(self.blk, cfg.nbd, self.heap) if cfg.nbd.enabled else None
         front = self.nbd if self.nbd is not None else self.blk
         # what the run records: statistics in its backup window (a baseline's: the window or windows given)
         windows = [window] if isinstance(window, tuple) else list(window or [])
@@ -156,6 +159,7 @@ class Model:
                 layout=layout,
                 trace=self.trace,
                 host=cfg.host,
+                heap=self.heap,
             )
             self.job = make_job(cfg.backup, jctx)
             self.job.record.configure(cfg.run.timeline_window, cfg.run.keep_requests)

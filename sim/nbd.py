@@ -15,7 +15,11 @@ to 10.x):
   notification's ``loop.submit_cost``; its reply is the completion handler;
 * replies leave in completion order; a guest may open several connections
   (``connections``; fio's nbd engine opens one per job), request ``i`` of job
-  ``j`` using connection ``j % connections``.
+  ``j`` using connection ``j % connections``;
+* each request's data has a buffer of its own (``blk_try_blockalign``),
+  freed after the reply, from the run's heap (:class:`sim.host.Allocator`):
+  when its pages are fresh, a write's payload faults them in the loop (its
+  ``request_cost``) and a read's data in the device's worker.
 
 The guest's latency (the frame's ``t_submit``) runs from the moment the guest
 sent the request, socket wait included, as fio's ``lat`` counts it; the block
@@ -33,7 +37,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from .host import Allocator
 from .params import Section, Time
+from .request import READ
 
 if TYPE_CHECKING:
     from .block import BlockLayer
@@ -65,10 +71,11 @@ class _Connection:
 class NbdExport:
     """The NBD export: the guest's ``submit_guest`` goes here, and on to the block layer."""
 
-    def __init__(self, blk: BlockLayer, cfg: NbdConfig):
+    def __init__(self, blk: BlockLayer, cfg: NbdConfig, heap: Allocator | None = None):
         self.blk = blk
         self.env = blk.env
         self.cfg = cfg
+        self.heap = heap  # where request buffers come from (sim/host.py); None: left out
         self.conns = [_Connection() for _ in range(cfg.connections)]
         self.socket_waits = 0  # requests that waited in a socket for a free slot
 
@@ -85,8 +92,21 @@ class NbdExport:
 
     def _serve(self, conn: _Connection, req: Request, on_done: Callable[[Request], None], sent: int) -> None:
         conn.in_service += 1
+        cost = self.cfg.request_cost
+        heap = self.heap
+        buffer = None
+        if heap is not None and heap.fault_ns:
+            # nbd_co_receive_request: a buffer for the request's data (blk_try_blockalign), freed after the reply;
+            # a write's payload is read into it by the loop, a read's data by the device's worker
+            fault_ns, buffer = heap.alloc(req.nbytes)
+            if req.op == READ:
+                req.cpu_ns = fault_ns
+            else:
+                cost += fault_ns
 
         def replied(r: Request) -> None:
+            if buffer is not None and heap is not None:
+                heap.free(buffer)
             conn.in_service -= 1
             if conn.socket:
                 nxt, cb, t = conn.socket.popleft()
@@ -94,4 +114,4 @@ class NbdExport:
             r.t_submit = sent  # the guest's latency counts from its send
             on_done(r)
 
-        self.blk.submit_guest(req, replied, cost=self.cfg.request_cost)
+        self.blk.submit_guest(req, replied, cost=cost)

@@ -41,3 +41,18 @@ def test_the_request_cost_is_loop_cpu_before_the_block_layer():
     # 2 requests, 10 us each on the one loop: the second is read after the first
     lat = _latencies(_cfg(2, request_cost="10us"))
     assert lat == [10_000 + MS, 20_000 + MS]
+
+
+def test_request_buffers_come_from_the_heap_and_only_the_first_faults():
+    # Each request's 4 KiB buffer (page-aligned, sim/host.py) pads to 8256 bytes: below the mmap threshold, so
+    # the first grows the empty heap and its fill faults 2 pages (the lead's and the buffer's); freed, it goes
+    # back to the top, whose pages stay in memory, and the next request's buffer is those pages again.
+    # A write's payload is read into it by the loop, so the faults add to the request's loop cost; a read's
+    # data is the device's, so they come before the device moves it (a device that is not memory)
+    for op in ("r", "w"):
+        cfg = _cfg(1)
+        cfg["workload"]["requests"] = [["1ms", op, "0KiB", "4KiB"], ["5ms", op, "4KiB", "4KiB"]]
+        cfg["host"] = {"page_fault_cost": "3us"}
+        assert _latencies(cfg) == [MS, MS + 2 * 3_000], op
+        cfg["host"] = {"page_fault_cost": "0ns"}
+        assert _latencies(cfg) == [MS, MS], op

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_write
+from ..host import Allocator, HostConfig
 from .cases import CASES, SETUP, Case, Setup
 from .simulated import REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS, FileCosts, handoff_ns, sim_config
 
@@ -210,7 +211,8 @@ def _ok(row: pd.Series, m: str) -> str:
 
 def _tasks_line(tasks, file: FileCosts, path) -> str:
     """QEMU's own copy task against the model's (a read and a write on the tmpfs devices, through the pool)."""
-    faults = -(-tasks.task_bytes // 4096) * file.page_fault_ns  # the fresh task buffer (sim/host.py)
+    # the task's buffer: a fresh mapping, as every 1 MiB buffer is (sim/host.py)
+    faults = Allocator(HostConfig(page_fault_cost=int(file.page_fault_ns))).alloc(tasks.task_bytes)[0]
     n = tasks.task_bytes  # a read of the source, a write into the new target file, the faults, two handoffs
     handoffs = 2 * handoff_ns(path, file)
     model = file.request_ns(n, write=False) + file.request_ns(n, write=True, new=True) + faults + handoffs

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,8 +233,13 @@ def _lat_log(d: Path) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(-1, 2)
 
 
-def run_real(case: Case, setup: Setup = SETUP, workdir: str | None = None) -> RealResult:
-    """Run ``case`` for real; raises ``RuntimeError`` when a tool fails."""
+def run_real(
+    case: Case, setup: Setup = SETUP, workdir: str | None = None, daemon_prefix: Sequence[str] = ()
+) -> RealResult:
+    """Run ``case`` for real; raises ``RuntimeError`` when a tool fails.
+
+    ``daemon_prefix`` runs the daemon under another command (``perf stat ...``).
+    """
     tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
     d = Path(tempfile.mkdtemp(prefix="backupsim-cal-", dir=workdir or tmpfs))
     daemon = fio = None
@@ -241,7 +247,9 @@ def run_real(case: Case, setup: Setup = SETUP, workdir: str | None = None) -> Re
         _fill(d / "src.raw", setup.disk_size)
         with open(d / "tgt.raw", "wb") as f:
             f.truncate(setup.disk_size)
-        daemon = subprocess.Popen(_daemon_args(d, setup), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        daemon = subprocess.Popen(
+            [*daemon_prefix, *_daemon_args(d, setup)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         _wait_for(d / "nbd.sock")
         _wait_for(d / "qmp.sock")
         fio = subprocess.Popen(_fio_args(d, case, setup), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=d)

@@ -13,7 +13,7 @@ backupsim that mirrors :mod:`sim.calibrate.real`:
   ``[thread_pool]``): the handoff to a worker and back, and a sleeping
   worker's wake (:class:`~sim.calibrate.real.PathCosts`: the file path against
   the null path);
-* block-copy's task buffers fault their fresh pages (``host.page_fault_cost``);
+* block-copy's task buffers fault their fresh pages (``host.page_fault_cost``, ``sim.host.Allocator``);
 * the loop pays its wake only after a sleep longer than KVM's halt polling
   (``loop.halt_poll``);
 * the source carries the case's throttle group (``disk.throttle.bps_total``);
@@ -191,7 +191,7 @@ def sim_config(
             "wake": f"{int(path.pool_wake_ns)}ns",
             "wake_p99": f"{int(path.pool_wake_p99_ns)}ns",
         },
-        # block-copy's 1 MiB task buffers are fresh pages, faulted in by the read (sim/host.py)
+        # block-copy's task buffers: fresh pages, faulted in by the read, when glibc maps them (sim/host.py)
         "host": {"page_fault_cost": f"{int(file.page_fault_ns)}ns"},
         "workload": {
             "kind": "fio-rate",

@@ -34,7 +34,7 @@ from pydantic import Field, model_validator
 
 from ..bitmap import CopyBitmap
 from ..coroutine import Coroutine
-from ..host import HostConfig
+from ..host import Allocator, HostConfig
 from ..params import MODES, Invalid, Section, Size, Time, units
 from .pool import CopyPool
 
@@ -135,6 +135,7 @@ class JobContext:
         fleece: Device | None = None,
         target_base: int = 0,
         host: HostConfig | None = None,
+        heap: Allocator | None = None,
     ):
         self.env = env
         self.blk = blk
@@ -149,6 +150,7 @@ class JobContext:
         self.fleece = fleece  # the fleecing image's device, when the mode uses one
         self.target_base = target_base  # byte offset of the target region on its device
         self.host = host if host is not None else HostConfig()  # the host's memory costs (sim/host.py)
+        self.heap = heap if heap is not None else Allocator(self.host)  # QEMU's heap, shared with the NBD server
 
 
 class JobRecord:
@@ -320,6 +322,7 @@ class BackupJob:
         self.loop_cfg = ctx.loop_cfg
         self.faults = ctx.faults
         self.host = ctx.host
+        self.heap = ctx.heap
         self.oracle = ctx.oracle
         self.layout = ctx.layout
         self.serialize = ctx.serialize

@@ -58,7 +58,7 @@ from pydantic import Field, model_validator
 
 from ..bitmap import CopyBitmap
 from ..coroutine import PARK, Body, Coroutine, sleep
-from ..host import fresh_buffer_ns
+from ..host import NO_BUFFER
 from ..params import MODES, Invalid, Size, Time, units
 from ..request import BACKUP, READ, WRITE, Request
 from .base import BackupConfig, BackupJob, JobContext, interrupter
@@ -368,15 +368,19 @@ class BlockCopyJob(BackupJob):
         rec = self.record
         fleecing = self.fleecing
         to_fleece = fleecing is not None and task.cow
+        buffer = NO_BUFFER
         if task.zero:
             gens = [self.oracle.read(c) for c in range(c0, c1)]
-        elif fleecing is not None and not task.cow:
-            gens = yield from fleecing.read_snapshot(self, c0, c1, co)
         else:
-            gens = yield from self._read(c0, c1, co)
-        if not task.zero:
+            # block_copy_do_copy: a bounce buffer for the task, whose pages may fault as the read fills them
+            fault_ns, buffer = self.heap.alloc(nbytes)
+            if fleecing is not None and not task.cow:
+                gens = yield from fleecing.read_snapshot(self, c0, c1, co, fault_ns)
+            else:
+                gens = yield from self._read(c0, c1, co, fault_ns=fault_ns)
             bad = next((c for c in range(c0, c1) if self.faults.read_fails(c)), None)
             if bad is not None:
+                self.heap.free(buffer)
                 self._task_error(task, f"source read error at cluster {bad}", "read")
                 return False
         data = 0 if task.zero else nbytes
@@ -393,9 +397,11 @@ class BlockCopyJob(BackupJob):
             yield from self._write(Request(WRITE, off, data, BACKUP), co)
             bad = next((c for c in range(c0, c1) if self.faults.write_fails(c)), None)
             if bad is not None:
+                self.heap.free(buffer)
                 self._task_error(task, f"target write error at cluster {bad}", "write")
                 return False
             rec.target_bytes += data
+        self.heap.free(buffer)  # qemu_vfree
         if task.zero:
             rec.zero_clusters += c1 - c0
         if task.cow:
@@ -448,17 +454,19 @@ class BlockCopyJob(BackupJob):
 
     # -- device I/O ---------------------------------------------------------------
 
-    def _read(self, c0: int, c1: int, co: Coroutine, device: Device | None = None) -> Body[list[int]]:
+    def _read(
+        self, c0: int, c1: int, co: Coroutine, device: Device | None = None, fault_ns: int = 0
+    ) -> Body[list[int]]:
         """Read clusters ``c0 .. c1-1`` in one request (from the source, or ``device``); the generations seen.
 
         A read from the source is watched by the content oracle (torn reads);
         one from the fleecing image returns what the copy-before-write put there.
+        ``fault_ns`` is the page faults of the buffer it fills (:class:`sim.host.Allocator`).
         """
         cs = self.cluster_size
         req = Request(READ, c0 * cs, (c1 - c0) * cs, BACKUP)
         req.c0, req.c1 = c0, c1
-        # the task's bounce buffer is allocated for it (block_copy_do_copy): its pages fault as it fills
-        req.cpu_ns = fresh_buffer_ns(self.host, req.nbytes)
+        req.cpu_ns = fault_ns
         req.co = co
         gens: list[int] = []
         if device is None:

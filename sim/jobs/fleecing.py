@@ -61,8 +61,11 @@ class Fleecing:
         if rec.fleece_bytes > rec.fleece_peak_bytes:
             rec.fleece_peak_bytes = rec.fleece_bytes
 
-    def read_snapshot(self, job: BlockCopyJob, c0: int, c1: int, co: Coroutine) -> Body[list[int]]:
-        """Read clusters ``c0 .. c1-1`` of the snapshot, run by run, as ``cbw_co_preadv_snapshot`` does."""
+    def read_snapshot(self, job: BlockCopyJob, c0: int, c1: int, co: Coroutine, fault_ns: int = 0) -> Body[list[int]]:
+        """Read clusters ``c0 .. c1-1`` of the snapshot, run by run, as ``cbw_co_preadv_snapshot`` does.
+
+        The first read pays ``fault_ns``, the faults of the task's fresh buffer (:class:`sim.host.Allocator`).
+        """
         fleeced = self.fleeced
         gens: list[int] = []
         c = c0
@@ -72,16 +75,17 @@ class Fleecing:
             while e < c1 and (e in fleeced) == in_image:
                 e += 1
             if in_image:
-                yield from job._read(c, e, co, self.device)
+                yield from job._read(c, e, co, self.device, fault_ns)
                 gens.extend(fleeced[x] for x in range(c, e))
             else:
                 readers = self.readers
                 for x in range(c, e):
                     readers[x] = readers.get(x, 0) + 1
-                got = yield from job._read(c, e, co)
+                got = yield from job._read(c, e, co, fault_ns=fault_ns)
                 gens.extend(got)
                 self._unlock(c, e, job.loop_cfg.wake_cost)
             c = e
+            fault_ns = 0
         return gens
 
     def _unlock(self, c0: int, c1: int, wake_cost: int) -> None:
