@@ -5,6 +5,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sim
@@ -143,3 +144,18 @@ def test_the_null_path_splits_the_loops_wake_from_the_thread_pools():
     assert not old.split and old.idle_wake_ns == 150_000 and old.idle_wake_p99_ns == 500_000
     assert old.pool_wake_ns == 0 and handoff_ns(old, file) == 0
     assert sim_config(CASES[0], file=file, path=old)["nbd"]["request_cost"] == "49000ns"  # min(58, 52) - 3
+
+
+def test_the_path_probe_pools_its_rounds():
+    # two rounds of every probe, the second one slower: medians and 99th percentiles are over both rounds'
+    # requests, so one slow minute moves them half as far as it would alone
+    from sim.calibrate.real import PathProbe
+
+    probe = PathProbe()
+    fast, slow = np.arange(1, 101, dtype=float), np.arange(101, 201, dtype=float)  # 1..100 ns, 101..200 ns
+    for key in ("r4", "w4", "r1m", "paced", "null-r4", "null-w4", "null-paced"):
+        probe.lat[key] = [fast, slow]
+    costs = probe.costs()
+    # 200 requests 1..200: the median is 100.5; numpy's 99th percentile lies 0.99 * 199 = 197.01 places in: 198.01
+    assert costs.read_4k_ns == costs.null_paced_4k_ns == 100.5
+    assert costs.paced_4k_p99_ns == costs.null_paced_4k_p99_ns == pytest.approx(198.01)

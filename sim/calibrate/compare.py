@@ -1,11 +1,12 @@
 """``backupsim calibrate``: run the cases for real and in backupsim, and write them side by side.
 
-:func:`calibrate` measures this machine's tmpfs file and NBD path first
-(:func:`sim.calibrate.real.measure_path`, the ``psync`` file costs) and QEMU's
-own copy task (:func:`sim.calibrate.real.measure_tasks`, reported beside the
-model's, not used by it), runs each
-case ``reps`` times for real and ``reps`` seeds in backupsim with those costs,
-and writes into ``out``:
+:func:`calibrate` measures this machine's tmpfs file first (the ``psync``
+file costs) and QEMU's own copy task (:func:`sim.calibrate.real.measure_tasks`,
+reported beside the model's, not used by it), and the NBD path in rounds, one
+before the cases and one before each (:class:`sim.calibrate.real.PathProbe`,
+pooled: the path drifts from minute to minute); runs each case ``reps`` times
+for real, then ``reps`` seeds of each in backupsim with those costs, and
+writes into ``out``:
 
 * ``calibration.csv``: one row per case: real median and range (min, max over
   the repetitions) and simulated median of the backup duration and the guest's
@@ -146,30 +147,43 @@ def calibrate(
     say: Callable[[str], None] = lambda _s: None,
 ) -> pd.DataFrame:
     """Run ``cases`` (real unless ``sim_only``, and simulated) and write the comparison into ``out``."""
+    reals: dict[str, list[dict]] = {}
     if sim_only:
         file, path, tasks = REFERENCE_FILE, REFERENCE_PATH, REFERENCE_TASKS
     else:
-        from .real import measure_path, measure_tasks
+        from .real import PathProbe, measure_tasks
 
-        file, path, tasks = measure_file(), measure_path(setup, reps=reps), measure_tasks(setup)
+        # the path drifts from minute to minute: a round of its probes now and one before each case, pooled
+        probe = PathProbe(setup)
+        probe.round()
+        file, tasks = measure_file(), measure_tasks(setup)
         say(
             f"this machine: tmpfs file 4 KiB read {file.read_4k_ns / 1e3:.1f} us, {file.bytes_per_s / 1e9:.2f} GB/s, "
             f"1 MiB write {file.write_1m_ns / 1e3:.0f} us, into a new file {file.new_write_1m_ns / 1e3:.0f} us, "
             f"a fresh page's fault {file.page_fault_ns / 1e3:.2f} us; "
-            f"NBD path 4 KiB read {path.read_4k_ns / 1e3:.1f} us, write {path.write_4k_ns / 1e3:.1f} us; "
             f"QEMU's 1 MiB copy task {tasks.one_worker_ns / 1e3:.0f} us"
+        )
+        for case in cases:
+            probe.round()
+            reals[case.name] = [_real(case, setup) for _ in range(reps)]
+            medians = (f"{m} {_fmt(_median([x[m] for x in reals[case.name]]))}" for m in METRICS)
+            say(f"{case.name}: real " + ", ".join(medians))
+        path = probe.costs()
+        say(
+            f"NBD path ({probe.rounds} rounds of probes, pooled): 4 KiB read {path.read_4k_ns / 1e3:.1f} us, "
+            f"write {path.write_4k_ns / 1e3:.1f} us, paced {path.paced_4k_ns / 1e3:.1f} us "
+            f"(p99 {path.paced_4k_p99_ns / 1e3:.1f})"
         )
         say(f"measured: {file!r}, {path!r}, {tasks!r}")
     rows = []
     for case in cases:
         sims = [_sim(case, setup, seed, file, path) for seed in range(reps)]
-        reals = [] if sim_only else [_real(case, setup) for _ in range(reps)]
         row: dict = {"case": case.name}
-        for m in ("backup_s", "p50_us", "p99_us"):
+        for m in METRICS:
             sv = [x[m] for x in sims]
             row[f"sim_{m}"] = _median(sv)
-            if reals:
-                rv = [x[m] for x in reals]
+            if case.name in reals:
+                rv = [x[m] for x in reals[case.name]]
                 row[f"real_{m}"] = _median(rv)
                 row[f"real_{m}_min"] = min(rv)
                 row[f"real_{m}_max"] = max(rv)
@@ -183,6 +197,10 @@ def calibrate(
     if not sim_only:
         atomic_write(out / "calibration.png", lambda p: _figure(table, p))
     return table
+
+
+#: what each case reports, real and simulated
+METRICS = ("backup_s", "p50_us", "p99_us")
 
 
 def _median(v: list[float]) -> float:

@@ -17,10 +17,11 @@
 5. the guest latency percentiles of the requests fio *started* in that window
    (start = log time - latency; the log time is the reap time, in whole ms).
 
-:func:`measure_path` measures the NBD path at queue depth 1 (to the file and
-to a ``null-co`` node, which tells the thread pool's cost apart) and
-:func:`measure_tasks` QEMU's own copy task (unthrottled backups without a
-guest, one worker and 64), before the cases.
+:class:`PathProbe` measures the NBD path at queue depth 1 (to the file and
+to a ``null-co`` node, which tells the thread pool's cost apart), a round
+before the cases and one before each, and :func:`measure_tasks` QEMU's own
+copy task (unthrottled backups without a guest, one worker and 64), before
+the cases.
 
 The QMP client is QEMU's own ``qemu.qmp`` package (optional dependency
 ``backupsim[calibrate]``).  Nothing here is imported by the model.
@@ -49,6 +50,7 @@ __all__ = [
     "TaskCosts",
     "run_real",
     "measure_path",
+    "PathProbe",
     "measure_tasks",
     "missing_tools",
     "INSTALL_HINT",
@@ -375,75 +377,109 @@ def _fio_qd1(d: Path, key: str, rw: str, bs: str, seconds: float, extra: list[st
     return [int(line.split(",")[1]) for p in d.glob(f"p-{key}_lat*.log") for line in p.read_text().splitlines()]
 
 
-def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0, reps: int = 3) -> PathCosts:
-    """fio over NBD to an unthrottled export of a tmpfs image, then of a ``null-co`` node, one request at a time.
+class PathProbe:
+    """The NBD path at queue depth 1, probed in rounds spread over a calibration and pooled.
 
-    Each figure is the median of ``reps`` rounds (each round both nodes, each probe ``seconds`` long): a paced
-    probe's 99th percentile is its 8th-slowest request of 800, and the machine drifts from minute to minute.
+    A round runs fio over NBD to an unthrottled export of a tmpfs image, then of a
+    ``null-co`` node: 4 KiB reads and writes back to back, 4 KiB writes paced at the
+    guest's rate (``rate_iops``, Poisson), and 1 MiB reads of the file.  Each probe
+    is ``seconds`` long.  :meth:`costs` gives each figure over the requests of every
+    round so far: a paced probe's 99th percentile is its 8th-slowest request of
+    800 in one round, and this machine's path drifts from minute to minute, so a
+    calibration probes before each case (:func:`sim.calibrate.compare.calibrate`)
+    and the model gets the path of the whole run, not of the minute before it.
     """
-    tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    d = Path(tempfile.mkdtemp(prefix="backupsim-path-", dir=workdir or tmpfs))
-    daemon = None
-    paced = [f"--rate_iops={setup.rate_iops}", "--rate_process=poisson"]
-    nodes = {
-        "": [
-            "--blockdev",
-            f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
-            "--blockdev",
-            "driver=raw,node-name=src,file=src-file",
-        ],
-        # completes in the request's coroutine (block/null.c): the NBD path and the loop, nothing else
-        "null-": ["--blockdev", f"driver=null-co,node-name=src,size={64 << 20},read-zeroes=on"],
-    }
-    try:
-        _fill(d / "src.raw", 64 << 20)
-        out: dict[str, list[float]] = {}
-        for node, blockdev in [item for _ in range(reps) for item in nodes.items()]:
-            for sock in ("qmp.sock", "nbd.sock"):
-                (d / sock).unlink(missing_ok=True)
-            args = [
-                "qemu-storage-daemon",
-                "--chardev",
-                f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
-                "--monitor",
-                "chardev=qmp0",
-                *blockdev,
-                "--nbd-server",
-                f"addr.type=unix,addr.path={d / 'nbd.sock'}",
-                "--export",
-                "type=nbd,id=exp0,node-name=src,name=src,writable=on",
-            ]
-            daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _wait_for(d / "nbd.sock")
-            _wait_for(d / "qmp.sock")
-            probes = [("r4", "randread", "4k", []), ("w4", "randwrite", "4k", []), ("paced", "randwrite", "4k", paced)]
-            if not node:
-                probes.append(("r1m", "randread", "1m", []))
-            for key, rw, bs, extra in probes:
-                lat = _fio_qd1(d, node + key, rw, bs, seconds, extra)
-                out.setdefault(node + key, []).append(float(np.median(lat)))
-                out.setdefault(node + key + "-p99", []).append(float(np.percentile(lat, 99)))
-                for log in d.glob(f"p-{node}{key}_lat*.log"):
-                    log.unlink()  # the next round's probe writes its own
-            asyncio.run(_quit(d / "qmp.sock"))
-            daemon.wait(timeout=30)
-        med = {k: float(np.median(v)) for k, v in out.items()}
+
+    def __init__(self, setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0):
+        self.setup = setup
+        self.workdir = workdir
+        self.seconds = seconds
+        self.lat: dict[str, list[np.ndarray]] = {}  # probe -> one array of fio lat (ns) per round
+        self.rounds = 0
+
+    def round(self) -> None:
+        """One round: both nodes, every probe."""
+        tmpfs = "/dev/shm" if Path("/dev/shm").is_dir() else None
+        d = Path(tempfile.mkdtemp(prefix="backupsim-path-", dir=self.workdir or tmpfs))
+        daemon = None
+        paced = [f"--rate_iops={self.setup.rate_iops}", "--rate_process=poisson"]
+        nodes = {
+            "": [
+                "--blockdev",
+                f"driver=file,node-name=src-file,filename={d / 'src.raw'}",
+                "--blockdev",
+                "driver=raw,node-name=src,file=src-file",
+            ],
+            # completes in the request's coroutine (block/null.c): the NBD path and the loop, nothing else
+            "null-": ["--blockdev", f"driver=null-co,node-name=src,size={64 << 20},read-zeroes=on"],
+        }
+        try:
+            _fill(d / "src.raw", 64 << 20)
+            for node, blockdev in nodes.items():
+                for sock in ("qmp.sock", "nbd.sock"):
+                    (d / sock).unlink(missing_ok=True)
+                args = [
+                    "qemu-storage-daemon",
+                    "--chardev",
+                    f"socket,path={d / 'qmp.sock'},server=on,wait=off,id=qmp0",
+                    "--monitor",
+                    "chardev=qmp0",
+                    *blockdev,
+                    "--nbd-server",
+                    f"addr.type=unix,addr.path={d / 'nbd.sock'}",
+                    "--export",
+                    "type=nbd,id=exp0,node-name=src,name=src,writable=on",
+                ]
+                daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                _wait_for(d / "nbd.sock")
+                _wait_for(d / "qmp.sock")
+                probes = [
+                    ("r4", "randread", "4k", []),
+                    ("w4", "randwrite", "4k", []),
+                    ("paced", "randwrite", "4k", paced),
+                ]
+                if not node:
+                    probes.append(("r1m", "randread", "1m", []))
+                for key, rw, bs, extra in probes:
+                    lat = _fio_qd1(d, node + key, rw, bs, self.seconds, extra)
+                    self.lat.setdefault(node + key, []).append(np.asarray(lat, dtype=float))
+                    for log in d.glob(f"p-{node}{key}_lat*.log"):
+                        log.unlink()  # the next probe of this name writes its own
+                asyncio.run(_quit(d / "qmp.sock"))
+                daemon.wait(timeout=30)
+            self.rounds += 1
+        finally:
+            if daemon is not None and daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+            shutil.rmtree(d, ignore_errors=True)
+
+    def costs(self) -> PathCosts:
+        """Every figure over the requests of all rounds: medians, and the paced probes' 99th percentiles."""
+        pooled = {k: np.concatenate(v) for k, v in self.lat.items()}
+
+        def med(k: str) -> float:
+            return float(np.median(pooled[k]))
+
         return PathCosts(
-            med["r4"],
-            med["w4"],
-            med["r1m"],
-            med["paced"],
-            med["paced-p99"],
-            med["null-r4"],
-            med["null-w4"],
-            med["null-paced"],
-            med["null-paced-p99"],
+            med("r4"),
+            med("w4"),
+            med("r1m"),
+            med("paced"),
+            float(np.percentile(pooled["paced"], 99)),
+            med("null-r4"),
+            med("null-w4"),
+            med("null-paced"),
+            float(np.percentile(pooled["null-paced"], 99)),
         )
-    finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0, reps: int = 3) -> PathCosts:
+    """The NBD path's costs from ``reps`` rounds in a row (:class:`PathProbe`)."""
+    probe = PathProbe(setup, workdir, seconds)
+    for _ in range(reps):
+        probe.round()
+    return probe.costs()
 
 
 @dataclass
