@@ -84,39 +84,39 @@ def _rate(t_4k: float, t_1m: float) -> float:
     return ((1 << 20) - 4096) / max(t_1m - t_4k, 1.0) * 1e9
 
 
-#: The page fault, measured on the reference machine (2 vCPUs, Debian 12, 2026-11-30, quiet, ``measure_faults``:
-#: a 1 MiB copy into fresh memory against one into warm memory): five runs gave 2401-2796 ns, this is their median;
-#: QEMU's null-co backups gave 2470 ns (sim/host.py).
-PAGE_FAULT_NS = 2_532.0
-#: fio 3.33 psync on /dev/shm on the reference machine (``measure_file``, 2026-11-30 09:38, quiet).  A 1 MiB read
-#: took 514-990 us over that day, while a 1 MiB write into existing pages took 222-395 us: the machine's reads of
-#: tmpfs vary through the day, so every ``REFERENCE_*`` figure comes from one run of ``backupsim calibrate``.
+#: Every ``REFERENCE_*`` figure comes from one run of ``backupsim calibrate`` on the reference machine (2 vCPUs,
+#: 24 GiB, Debian 12, QEMU 7.2.22, fio 3.33, 2026-11-30 13:03, quiet), the run whose table docs/calibration.md
+#: shows: the machine's costs vary through the day (a 1 MiB tmpfs read took 514-990 us that day, the paced NBD
+#: path's p99 503-696 us), so they are taken together.
+#:
+#: fio psync on /dev/shm (``measure_file``), and a page fault (``measure_faults``: a 1 MiB copy into fresh memory
+#: against one into warm memory; 2401-2796 ns in five earlier runs, 2470 ns from QEMU's null-co backups).
 REFERENCE_FILE = FileCosts(
-    read_4k_ns=1_880,
-    read_1m_ns=514_048,
-    page_fault_ns=PAGE_FAULT_NS,
-    write_4k_ns=1_960,
-    write_1m_ns=222_208,
-    new_write_4k_ns=3_920,
-    new_write_1m_ns=667_648,
+    read_4k_ns=1_640,
+    read_1m_ns=585_728,
+    page_fault_ns=2_569.8,
+    write_4k_ns=1_816,
+    write_1m_ns=252_928,
+    new_write_4k_ns=3_728,
+    new_write_1m_ns=602_112,
 )
-#: Measured on the reference machine in the same run: fio 3.33 over NBD to qemu-storage-daemon 7.2.22, queue
-#: depth 1, back to back and paced at 200 IOPS (Poisson), to a tmpfs ``file`` node and to a ``null-co`` node.
+#: fio over NBD to qemu-storage-daemon, queue depth 1, back to back and paced at 200 IOPS (Poisson), to a tmpfs
+#: ``file`` node and to a ``null-co`` node: 10 rounds of 4 s per probe through the run, pooled (``PathProbe``).
 REFERENCE_PATH = PathCosts(
-    read_4k_ns=54_572,
-    write_4k_ns=52_208,
-    read_1m_ns=1_871_177,
-    paced_4k_ns=197_425,
-    paced_4k_p99_ns=503_128,
-    null_read_4k_ns=33_873,
-    null_write_4k_ns=27_962,
-    null_paced_4k_ns=143_679.5,
-    null_paced_4k_p99_ns=343_037,
+    read_4k_ns=57_628,
+    write_4k_ns=54_953,
+    read_1m_ns=1_604_609,
+    paced_4k_ns=225_312,
+    paced_4k_p99_ns=503_198.8,
+    null_read_4k_ns=25_919,
+    null_write_4k_ns=27_521,
+    null_paced_4k_ns=136_010,
+    null_paced_4k_p99_ns=334_340.5,
 )
 
-#: Measured on the reference machine in the same run: unthrottled backups of 256 MiB, tmpfs to a new tmpfs file,
-#: no guest, medians of 3 (``measure_tasks``).  Reported beside the model's task, not used by it.
-REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_964_215, many_workers_ns=1_311_602)
+#: Unthrottled backups of 256 MiB, tmpfs to a new tmpfs file, no guest, medians of 3 (``measure_tasks``).
+#: Reported beside the model's task, not used by it.
+REFERENCE_TASKS = TaskCosts(task_bytes=1 << 20, one_worker_ns=1_967_743, many_workers_ns=1_382_110)
 
 #: The loop's handler costs of the configuration (``loop.submit_cost`` is replaced by the NBD cost).
 COMPLETE_COST_NS = 3_000
