@@ -315,8 +315,20 @@ def _watch_parent(parent: int) -> None:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel what has not started and kill the workers (no waiting for runs)."""
+    """Stop a pool now: cancel what has not started and kill the workers (no waiting for runs).
+
+    The pool's call queue feeds its workers from a thread of its own, which may be
+    blocked writing a task into a pipe that no killed worker will read; the pool's
+    manager thread joins that thread when it cleans up, and the interpreter joins the
+    manager thread at exit, so the batch could hang after Ctrl-C.  The queue is told not
+    to be joined (``multiprocessing.Queue.cancel_join_thread``): what it still holds
+    is dropped, as it is anyway.
+    """
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        with contextlib.suppress(Exception):
+            call_queue.cancel_join_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         with contextlib.suppress(Exception):
