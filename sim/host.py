@@ -131,11 +131,11 @@ class Allocator:
 
     __slots__ = ("fault_ns", "threshold", "trim", "align", "top", "brk", "resident", "free_at", "faulted_pages")
 
-    def __init__(self, host: HostConfig, align: int = PAGE):
+    def __init__(self, host: HostConfig):
         self.fault_ns = host.page_fault_cost
         self.threshold = host.mmap_threshold
         self.trim = DEFAULT_TRIM_THRESHOLD
-        self.align = align  # opt_mem_alignment: a page for the file driver
+        self.align = PAGE  # opt_mem_alignment: a page for the file driver (_map's lead assumes one page)
         self.top = self.brk = self.resident = 0  # the heap's top chunk, its end, and the end of what is in memory
         self.free_at: dict[int, int] = {}  # free chunks below the top: address -> size
         self.faulted_pages = 0  # pages faulted in so far (what ``perf stat -e minor-faults`` counts)

@@ -75,7 +75,8 @@ class NbdExport:
         self.blk = blk
         self.env = blk.env
         self.cfg = cfg
-        self.heap = heap  # where request buffers come from (sim/host.py); None: left out
+        # where request buffers come from (sim/host.py); None while faults are left out (nothing to count)
+        self.heap = heap if heap is not None and heap.fault_ns else None
         self.conns = [_Connection() for _ in range(cfg.connections)]
         self.socket_waits = 0  # requests that waited in a socket for a free slot
 
@@ -95,7 +96,7 @@ class NbdExport:
         cost = self.cfg.request_cost
         heap = self.heap
         buffer = None
-        if heap is not None and heap.fault_ns:
+        if heap is not None:
             # nbd_co_receive_request: a buffer for the request's data (blk_try_blockalign), freed after the reply;
             # a write's payload is read into it by the loop, a read's data by the device's worker
             fault_ns, buffer = heap.alloc(req.nbytes)

@@ -26,7 +26,7 @@ just before it (:mod:`sim.wakes`: the two happen within microseconds on the
 same host; each loop wake lends its quantile once).  Both are 0 by default: a device
 without the pool, or a pool that costs nothing.
 
-Measured by ``backupsim calibrate`` (:func:`sim.calibrate.real.measure_path`,
+Measured by ``backupsim calibrate`` (:class:`sim.calibrate.real.PathProbe`,
 ``docs/calibration.md``): fio over NBD at queue depth 1 to a ``file`` node on
 tmpfs against the same export of a ``null-co`` node, which completes in the
 request's coroutine and never enters the pool.  Back to back, the file path

@@ -49,7 +49,6 @@ __all__ = [
     "PathCosts",
     "TaskCosts",
     "run_real",
-    "measure_path",
     "PathProbe",
     "measure_tasks",
     "missing_tools",
@@ -472,14 +471,6 @@ class PathProbe:
             med("null-paced"),
             float(np.percentile(pooled["null-paced"], 99)),
         )
-
-
-def measure_path(setup: Setup = SETUP, workdir: str | None = None, seconds: float = 4.0, reps: int = 3) -> PathCosts:
-    """The NBD path's costs from ``reps`` rounds in a row (:class:`PathProbe`)."""
-    probe = PathProbe(setup, workdir, seconds)
-    for _ in range(reps):
-        probe.round()
-    return probe.costs()
 
 
 @dataclass
