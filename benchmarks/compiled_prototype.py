@@ -105,12 +105,39 @@ Model(cfg).run()
 print(time.process_time() - t0)
 """
 
+#: The exactness check: every figure of a run's summary, from each tree.  The benchmark's own model, and a
+#: point of ``scenarios/seed-review.toml`` that arms timers in the 2013 loop (a 1 us sleep, the 250 us alarm
+#: floor, no iteration cost), the kind of run that showed an identity test on a tuple going wrong under mypyc.
+_SUMMARY = """
+import json
+import sim
+from sim.bench import bench_config
+from sim.metrics import summarize
+from sim.model import Model
+timers = sim.build_config({{
+    "disk": {{"profile": "sata-ssd", "dist": "gamma", "cv": 0.3}}, "target": {{"profile": "hdd"}},
+    "backup": {{"disk_size": "64MiB", "start": "100ms"}}, "policy": {{"name": "fixed-sleep", "sleep": "1us"}},
+    "loop": {{"era": "2013", "iteration_cost": "0ns"}}, "run": {{"baseline": False}},
+    "workload": {{"kind": "bursty", "iops": 8000, "on_mean": "200ms", "off_mean": "300ms", "rw": "randrw"}},
+}})
+print(json.dumps([summarize(Model(c).run()) for c in (bench_config("64MiB"), timers)], default=str))
+"""
+
 
 def _cpu(tree: Path, size: str, compiled: bool) -> float:
     code = _RUN.format(size=size, suffix=".so" if compiled else ".py")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.split()[-1])
+
+
+def _summaries(tree: Path) -> list[dict]:
+    """The exactness check's summaries (:data:`_SUMMARY`) from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [sys.executable, "-c", _SUMMARY], cwd=tree, env=env, check=True, capture_output=True, text=True
+    )  # fmt: skip
+    return json.loads(out.stdout.splitlines()[-1])
 
 
 def _instructions(tree: Path, size: str, compiled: bool) -> int:
@@ -162,6 +189,12 @@ def main() -> None:
             build = [sys.executable, "-c", _BUILD.format(mods=mods)]
         subprocess.run(build, cwd=built, check=True, capture_output=True, text=True)
         fig: dict = {"disk_size": args.disk_size, "compiler": compiler, "modules": len(mods), "typed": args.typed}
+        plain_rows, built_rows = _summaries(plain), _summaries(built)
+        # every figure of both check runs, compared as printed (NaN equals NaN there)
+        fig["identical"] = json.dumps(plain_rows) == json.dumps(built_rows)
+        if not fig["identical"]:
+            pairs = zip(plain_rows, built_rows)
+            fig["differing"] = sorted({k for a, b in pairs for k in a if repr(a[k]) != repr(b.get(k))})
         if args.callgrind:
             # the model's own instructions: 128 MiB less 64 MiB, so that imports and start-up cancel
             ir = {

@@ -131,10 +131,12 @@ class EventLoop:
         """A timer: ``fn(arg)`` runs (costing ``cost``) in the timer phase after ``now + delay``."""
         now = self.env.now
         deadline = now + delay
-        entry = (deadline, self._tseq, fn, arg, cost)
-        self._tseq += 1
-        heappush(self._timers, entry)
-        if self._timers[0] is entry:
+        seq = self._tseq
+        self._tseq = seq + 1
+        heappush(self._timers, (deadline, seq, fn, arg, cost))
+        # by its number, which is unique, not by identity: compiled with mypyc (docs/kernel.md) a tuple of
+        # known types is unboxed, and each boxing is a new object, so `timers[0] is entry` was never true
+        if self._timers[0][1] == seq:
             # the new earliest timer re-arms the host alarm
             self._alarm_at = max(deadline, now + self.rearm)
         if not self._busy:
@@ -155,22 +157,6 @@ class EventLoop:
         self._batch, self._ready = self._ready, self._batch
         self._timer_phase = False
 
-    def _hold(self, ns: int) -> bool:
-        """Hold the loop ``ns``; True if the clock moved there at once and the caller goes on.
-
-        Only when the loop runs from its own agenda entry (``_top``: nothing of a
-        caller's is on the stack to see the clock move) and nothing else is queued
-        until the hold ends (:meth:`sim.clock.Environment.advance_to`);
-        otherwise the hold is an agenda entry that resumes :meth:`_run`.
-        :meth:`_run` inlines this test on its hot path.
-        """
-        self.busy_ns += ns
-        env = self.env
-        if self._top and env.advance_to(env.now + ns):
-            return True
-        env.call_in(ns, self._resume)
-        return False
-
     def _resume(self, _arg: Any = None) -> None:
         self._top = self.env.shortcuts
         self._run()
@@ -182,9 +168,12 @@ class EventLoop:
         # that asked for a hold, a ready handler of this iteration's batch, or a
         # due timer.  Then (once, for all three) it takes the hold before that
         # runs: `busy_ns += ns`, and either the clock moves at once (the loop runs
-        # from its own agenda entry and nothing is queued up to the hold's end:
-        # _hold's test, written out) or an agenda entry resumes this method after
-        # it.  What runs after the hold waits in self._cont.
+        # from its own agenda entry, so that nothing of a caller's is on the stack
+        # to see the clock move, and nothing is queued up to the hold's end:
+        # sim.clock.Environment.advance_to's test, written out) or an agenda entry
+        # resumes this method after it.  What runs after the hold waits in
+        # self._cont.  The iteration's own CPU (iteration_cost, before the timer
+        # check) is a hold taken the same way.
         env = self.env
         queue = env._agenda
         timers = self._timers
@@ -197,29 +186,33 @@ class EventLoop:
                 if r is None:
                     continue
                 hold, fn, arg = r
+                self._cont = (fn, arg)
             elif not self._timer_phase and self._batch:
                 fn, arg, hold, t_ready = self._batch.popleft()
                 if t_ready >= 0:
                     self.waits.add(t_ready, env.now - t_ready)
+                self._cont = (fn, arg)
+            elif not self._timer_phase:
+                # the rest of the iteration's dispatch before the timer check: a hold with nothing after it
+                self._timer_phase = True
+                self._timer_now = -1
+                hold = self.iteration_cost
             else:
-                if not self._timer_phase:
-                    self._timer_phase = True
-                    self._timer_now = -1
-                    if self.iteration_cost and not self._hold(self.iteration_cost):
-                        return  # the rest of the iteration's dispatch before the timer check
                 if self._timer_now < 0:
                     self._timer_now = env.now
                     self._timer_limit = self._tseq
                 if timers and timers[0][0] <= self._timer_now and timers[0][1] < self._timer_limit:
                     _, _, fn, arg, hold = heappop(timers)
+                    self._cont = (fn, arg)
                 else:
                     # end of iteration: poll
                     self.iterations += 1
                     if self._ready or not self._block(env.now):
-                        self._new_iteration()
+                        # _new_iteration(), written out
+                        self._batch, self._ready = self._ready, self._batch
+                        self._timer_phase = False
                         continue
                     return
-            self._cont = (fn, arg)
             if hold > 0:
                 self.busy_ns += hold
                 t = env.now + hold
