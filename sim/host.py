@@ -129,13 +129,12 @@ class Allocator:
     since the heap last gave it back; pages below ``resident`` are in memory.
     """
 
-    __slots__ = ("fault_ns", "threshold", "trim", "align", "top", "brk", "resident", "free_at", "faulted_pages")
+    __slots__ = ("fault_ns", "threshold", "trim", "top", "brk", "resident", "free_at", "faulted_pages")
 
     def __init__(self, host: HostConfig):
         self.fault_ns = host.page_fault_cost
         self.threshold = host.mmap_threshold
         self.trim = DEFAULT_TRIM_THRESHOLD
-        self.align = PAGE  # opt_mem_alignment: a page for the file driver (_map's lead assumes one page)
         self.top = self.brk = self.resident = 0  # the heap's top chunk, its end, and the end of what is in memory
         self.free_at: dict[int, int] = {}  # free chunks below the top: address -> size
         self.faulted_pages = 0  # pages faulted in so far (what ``perf stat -e minor-faults`` counts)
@@ -145,7 +144,8 @@ class Allocator:
         if not self.fault_ns:
             return 0, NO_BUFFER
         nb = _request2size(nbytes)
-        padded = _request2size(nb + self.align + _MINSIZE)  # _int_memalign's request
+        # _int_memalign's request; the alignment is opt_mem_alignment, a page for the file driver
+        padded = _request2size(nb + PAGE + _MINSIZE)
         got = padded
         fits = [(size, at) for at, size in self.free_at.items() if size >= padded]
         if fits:
@@ -166,9 +166,9 @@ class Allocator:
             at = self.top
             self.top += padded
         # align the buffer: give the lead back (at least MINSIZE) and the tail beyond nb
-        data = -(-(at + 2 * _SIZE_SZ) // self.align) * self.align
+        data = -(-(at + 2 * _SIZE_SZ) // PAGE) * PAGE
         if data - 2 * _SIZE_SZ - at < _MINSIZE:
-            data += self.align
+            data += PAGE
         chunk = data - 2 * _SIZE_SZ
         self._release(at, chunk - at)
         end = chunk + nb
@@ -185,7 +185,7 @@ class Allocator:
     def _map(self, nbytes: int, padded: int) -> tuple[int, Buffer]:
         """``sysmalloc_mmap``: a fresh mapping, the buffer at its second page (the header on the first)."""
         mapped = -(-(padded + _SIZE_SZ) // PAGE) * PAGE
-        chunk = mapped - (self.align - 2 * _SIZE_SZ)  # the lead given up to align the buffer (align >= a page)
+        chunk = mapped - (PAGE - 2 * _SIZE_SZ)  # the lead given up to align the buffer to a page
         pages = 1 + -(-nbytes // PAGE)
         self.faulted_pages += pages
         return pages * self.fault_ns, (0, chunk, True)
@@ -219,7 +219,7 @@ class Allocator:
         self.top = at
         size = self.brk - at  # the chunk is the top now
         if size >= FASTBIN_CONSOLIDATION_THRESHOLD and size >= self.trim:
-            extra = (self.brk - self.top - _MINSIZE - 1 - TOP_PAD) // PAGE * PAGE  # systrim
+            extra = (size - _MINSIZE - 1 - TOP_PAD) // PAGE * PAGE  # systrim
             if extra > 0:
                 self.brk -= extra
                 self.resident = min(self.resident, self.brk)

@@ -138,6 +138,10 @@ def _real(case: Case, setup: Setup) -> dict:
     return {"backup_s": r.backup_s, "p50_us": float(p50), "p99_us": float(p99)}
 
 
+#: what each case reports, real and simulated
+METRICS = ("backup_s", "p50_us", "p99_us")
+
+
 def calibrate(
     out: Path,
     cases: Sequence[Case] = CASES,
@@ -197,10 +201,6 @@ def calibrate(
     if not sim_only:
         atomic_write(out / "calibration.png", lambda p: _figure(table, p))
     return table
-
-
-#: what each case reports, real and simulated
-METRICS = ("backup_s", "p50_us", "p99_us")
 
 
 def _median(v: list[float]) -> float:
