@@ -127,26 +127,35 @@ class Coroutine:
 
     def _enter(self, value: Any) -> Any:
         self._interruptible = False
-        try:
-            cmd = self.gen.send(value)
-        except StopIteration as stop:
-            self.done = True
-            self.result = stop.value
-            if self.on_done is not None:
-                self.on_done(stop.value)
-            return None
-        if cmd is None:
-            return None
-        kind, ns = cmd
-        if kind == CPU:
-            return (ns, self._enter, None)
-        if kind == SLEEP:
-            if ns == 0 and self.zero_sleep_yields:
-                self.loop.post(self._enter, None, self.step_cost, self.guest)
+        loop = self.loop
+        while True:
+            try:
+                cmd = self.gen.send(value)
+            except StopIteration as stop:
+                self.done = True
+                self.result = stop.value
+                if self.on_done is not None:
+                    self.on_done(stop.value)
                 return None
-            self._interruptible = True
-            self._token += 1
-            self.loop.call_later(ns, self._timer, self._token, self.step_cost)
+            if cmd is None:
+                return None
+            kind, ns = cmd
+            if kind == CPU:
+                return (ns, self._enter, None)
+            # a sleep or a yield: when the loop is quiet until the re-entry, it skips to it and
+            # the generator goes on in this step (sim/loop.py, the fast-forward; not for a guest's
+            # coroutine, whose re-entries' loop waits are recorded)
+            if kind == SLEEP and not (ns == 0 and self.zero_sleep_yields):
+                if not self.guest and loop.skip_timer(ns, self.step_cost):
+                    self._token += 1  # the sleep's token, as its timer would have taken it
+                    value = None
+                    continue
+                self._interruptible = True
+                self._token += 1
+                loop.call_later(ns, self._timer, self._token, self.step_cost)
+                return None
+            if not self.guest and loop.skip_yield(self.step_cost):
+                value = None
+                continue
+            loop.post(self._enter, None, self.step_cost, self.guest)
             return None
-        self.loop.post(self._enter, None, self.step_cost, self.guest)
-        return None

@@ -40,6 +40,11 @@ SimPy callbacks rather than processes: ``docs/kernel.md``):
   runs 8-10 µs later, after 300 µs or more about 150 µs later,
   ``docs/calibration.md``).
 
+When only one coroutine is running and about to wait (a yield, a sleep, a
+device request), the loop can compute when it runs again instead of stepping
+there: the fast-forward (:meth:`EventLoop.skip_wait` and the two beside it),
+exact by construction and tested against the step-by-step path.
+
 Handlers posted during an iteration are seen by the next poll (which then does
 not block).  Each iteration takes the handlers ready at its poll, in the order
 they became ready, then the timers expired at the start of its timer phase.
@@ -84,6 +89,7 @@ class EventLoop:
         self.halt_poll = halt_poll  # a loop blocked for less than this wakes at once (0: every wake costs)
         self._idle_since = 0  # when the loop last blocked in poll
         self.wake_sampler = wake_sampler  # draws each wake's time (else every wake takes idle_wake)
+        self._next_wake = -1  # a wake time drawn ahead by a skip that did not happen (-1: none)
         self.rearm = timer_min_rearm
         self.iteration_cost = iteration_cost
         self.trace = trace
@@ -100,6 +106,9 @@ class EventLoop:
         self._alarm_armed = -1  # the time of the pending alarm entry on the agenda (-1: none)
         self._alarm_token = 0  # the pending alarm entry's number: an older entry is stale
         self._top = False  # _run was entered from the loop's own agenda entry
+        self.fast_forward = True  # False: no skip_* (the same results, slower; tests compare them)
+        self.skipped = 0  # waits that skip_* ran in the waiting handler's own step
+        self.skipped_iterations = 0  # iterations (of those counted in iterations) that they ran
         self.iterations = 0
         self.busy_ns = 0
         self.waits = WaitStats()  # waits of ready guest handlers (sim.recording; the model gives its window)
@@ -119,7 +128,19 @@ class EventLoop:
             self._run()
 
     def _wake_time(self) -> int:
+        w = self._next_wake
+        if w >= 0:
+            self._next_wake = -1
+            return w
         return self.wake_sampler() if self.wake_sampler is not None else self.idle_wake
+
+    def _peek_wake(self) -> int:
+        """The next wake's time, drawn now if it is drawn (the next :meth:`_wake_time` returns it)."""
+        if self.wake_sampler is None:
+            return self.idle_wake
+        if self._next_wake < 0:
+            self._next_wake = self.wake_sampler()
+        return self._next_wake
 
     def _woken(self, _arg: Any = None) -> None:
         self._new_iteration()
@@ -222,6 +243,141 @@ class EventLoop:
                 else:
                     env.call_in(hold, self._resume)
                     return
+
+    # -- the fast-forward of a quiet loop ------------------------------------------
+
+    # A handler running from the loop's own agenda entry (nothing of another
+    # component's is on the stack to see the clock move) is about to wait: it
+    # yields, sleeps on a timer, or parks until a completion posts it again.
+    # When nothing else is ready, no timer is armed and nothing is on the agenda
+    # before the moment it would run again, what the loop does meanwhile follows
+    # from its rules alone: the rest of this iteration, the poll, the host alarm
+    # or the completion, the wake, the next iteration up to the re-entry's cost.
+    # skip_yield, skip_timer and skip_wait compute that moment and the loop's
+    # state then (iterations, CPU held, phase, idle time, alarm), move the clock
+    # there and return True: the handler goes on in the same step, as if it had
+    # been re-entered.  Otherwise they change nothing and return False, and the
+    # handler waits as usual.  The step-by-step path is the definition; the
+    # tests run both (tests/test_fast_forward.py).  A drawn wake time is drawn
+    # ahead only when the wake is sure to happen (nothing else is due before the
+    # completion or the alarm that causes it); if the skip then does not
+    # happen, the wake keeps that draw (_next_wake), so the stream's numbers go
+    # to the same wakes in the same order.
+
+    def _horizon(self) -> int | float:
+        """The time of the next agenda entry, or -1 if the loop is not quiet here."""
+        if not (self._top and self.fast_forward) or self._batch or self._ready or self._timers:
+            return -1
+        return self.env.peek()
+
+    def _iteration_end(self, now: int) -> int:
+        """When the running handler's iteration reaches its timer check (it has no timers left then)."""
+        if self._timer_phase:
+            return now
+        t = now + self.iteration_cost
+        self._timer_now = t
+        self._timer_limit = self._tseq
+        return t
+
+    def skip_yield(self, cost: int) -> bool:
+        """The running handler re-posts itself (costing ``cost``): go on at once if the loop is quiet."""
+        horizon = self._horizon()
+        if horizon < 0:
+            return False
+        now = self.env.now
+        t = now if self._timer_phase else now + self.iteration_cost
+        # the iteration ends; its poll finds the handler ready: the next iteration runs it
+        return self._skip(now, t, t, cost, horizon, False)
+
+    def skip_wait(self, t_event: int, cost: int) -> bool:
+        """The running handler parks until ``t_event``, when a completion posts it (costing ``cost``)."""
+        horizon = self._horizon()
+        if horizon < 0:
+            return False
+        now = self.env.now
+        t = now if self._timer_phase else now + self.iteration_cost
+        if t > now and t_event <= t:
+            # the completion comes during the iteration's own CPU: the poll finds it ready
+            return self._skip(now, t, t, cost, horizon, False)
+        # poll blocks until the completion; the loop wakes, maybe after idle_wake
+        wake = self.idle_wake and t_event - t >= self.halt_poll
+        if wake and t_event >= horizon:
+            return False  # the completion may not find the loop idle: its wake is not drawn yet
+        t_run = t_event + self._peek_wake() if wake else t_event
+        if not self._skip(now, t, t_run, cost, horizon, True):
+            return False
+        if wake:
+            self._next_wake = -1  # the wake drawn ahead was this one's
+        return True
+
+    def _skip(self, now: int, t: int, t_run: int, cost: int, horizon: int | float, idle: bool) -> bool:
+        """The running handler's iteration ends at ``t``; the next one runs it at ``t_run`` plus ``cost``."""
+        if t_run + cost >= horizon:
+            return False
+        self._iteration_end(now)
+        self.iterations += 1
+        if idle:
+            self._idle_since = t
+        self.busy_ns += t - now + cost
+        self._timer_phase = False
+        self.skipped += 1
+        self.skipped_iterations += 1
+        self.env.now = t_run + cost
+        return True
+
+    def skip_timer(self, delay: int, cost: int) -> bool:
+        """The running handler sleeps on a timer ``delay`` ahead (its re-entry costing ``cost``)."""
+        horizon = self._horizon()
+        if horizon < 0 or self._alarm_armed != -1:
+            return False
+        env = self.env
+        now = env.now
+        ic = self.iteration_cost
+        deadline = now + delay
+        alarm = max(deadline, now + self.rearm)  # call_later: the new earliest timer arms the alarm
+        blocked = wake = False
+        if not self._timer_phase and deadline <= now + ic:
+            # due at this iteration's timer check, which counts it (armed before the check)
+            t_check = now + ic
+            iterations = 0
+        else:
+            # the iteration ends without it (not due, or armed during the timer phase); then poll
+            t = now if self._timer_phase else now + ic
+            if alarm <= t:
+                alarm = max(deadline, t + self.rearm)  # _block re-arms an alarm already past
+            t_run = t
+            if alarm > t:
+                # blocked until the alarm
+                blocked = True
+                t_run = alarm
+                wake = bool(self.idle_wake) and alarm - t >= self.halt_poll
+                if wake:
+                    if alarm >= horizon:
+                        return False
+                    t_run += self._peek_wake()
+            t_check = t_run + ic  # the next iteration: no handler ready, its CPU, the timer check
+            iterations = 1
+        if t_check + cost >= horizon:
+            return False
+        if wake:
+            self._next_wake = -1
+        if iterations:
+            t = self._iteration_end(now)
+            self.busy_ns += t - now
+            if blocked:
+                self._idle_since = t
+                self._alarm_token += 1  # the alarm's entry, fired (_alarm_armed is -1 again)
+        self._tseq += 1  # the timer's number
+        self._alarm_at = alarm
+        self.iterations += iterations
+        self.busy_ns += ic + cost
+        self._timer_phase = True
+        self._timer_now = t_check
+        self._timer_limit = self._tseq
+        self.skipped += 1
+        self.skipped_iterations += iterations
+        env.now = t_check + cost
+        return True
 
     def _block(self, now: int) -> bool:
         """Block in poll until the host alarm (or a post); False if it is already due."""

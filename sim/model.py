@@ -65,10 +65,12 @@ class Model:
         trace: bool | None = None,
         window: tuple[int, int] | list[tuple[int, int]] | None = None,
         shortcuts: bool = True,
+        fast_forward: bool = True,
     ):
         self.cfg = cfg
         # shortcuts=False: every entry through the heap, every loop hold an entry, no
-        # fast path for guest requests: the same results, slower (tests compare them)
+        # fast path for guest requests and no fast-forward: the same results, slower (tests
+        # compare them); fast_forward=False turns off only the last (sim/loop.py)
         self.env = env = Environment(shortcuts=shortcuts)
         streams = Streams(cfg.run.seed)
         wakes = HostWakes(streams)  # the loop's and the thread pool's wakes share the host's state (sim/wakes.py)
@@ -84,6 +86,7 @@ class Model:
             lognormal(cfg.loop.idle_wake, cfg.loop.idle_wake_p99, wakes.loop),
             cfg.loop.halt_poll,
         )
+        self.loop.fast_forward = fast_forward
         groups: dict = {}  # this run's throttle groups by name, shared by its devices (sim/devices/throttle.py)
         # the loop's thread pool, through which devices with aio = "threads" are reached (sim/threadpool.py)
         pool = ThreadPool(

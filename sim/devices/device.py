@@ -76,6 +76,11 @@ class Device:
         # service() is this class's and draws nothing: _start reads the base cost directly
         self._fixed = not self._random and type(self).service is Device.service
         self._single = cfg.queue_depth == 1
+        # start_alone may serve a request whose completion the caller delivers itself: only
+        # this class's queueing (a subclass may override service, not submit or completion)
+        cls = type(self)
+        own = cls.submit is Device.submit and cls._start is Device._start and cls._finish is Device._finish
+        self._alone = trace is None and own
         self.memory = cfg.memory
         self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
         self._backup_seq = -1  # backup requests numbered as they start
@@ -154,6 +159,13 @@ class Device:
         return base
 
     def _start(self, req: Request, done: Callable[[Request], None], now: int) -> None:
+        end = self._end(req, now)
+        if self.trace is not None:
+            self.trace.append((now, self.name, "start", req))
+        self.env.call_in(end - now, self._finish, (req, done))
+
+    def _end(self, req: Request, now: int) -> int:
+        """Start serving ``req`` at ``now`` (its draws, the head, the transfer path): when it ends."""
         sequential = abs(req.offset - self.last_end) <= self.window
         self.last_end = req.offset + req.nbytes
         if self._fixed:
@@ -175,9 +187,7 @@ class Device:
             end = t_ready + xfer  # one request at a time: the path is always free
         else:
             end = self._reserve(now, t_ready, xfer)
-        if self.trace is not None:
-            self.trace.append((now, self.name, "start", req))
-        self.env.call_in(end - now, self._finish, (req, done))
+        return end
 
     def _reserve(self, now: int, t_ready: int, xfer: int) -> int:
         cal = self._calendar
@@ -209,6 +219,37 @@ class Device:
         else:
             self.free += 1
         done(req)
+
+    # -- a completion the caller delivers (the loop's fast-forward, sim/loop.py) ---------
+
+    def start_alone(self, req: Request) -> int | None:
+        """Submit ``req`` now and return when it will end, or None to use :meth:`submit`.
+
+        What :meth:`submit` does when a slot is free, but the completion is not
+        scheduled: the caller then either calls :meth:`finish_alone` (nothing
+        else happened on the device in between, so the completion's effect on
+        it is known) or :meth:`finish_later` at once, which schedules it as
+        :meth:`submit` would have.  None when no slot is free, or for a subclass
+        that queues or completes requests its own way.
+        """
+        if not self._alone or not self.free:
+            return None
+        now = self.env.now
+        self._account(now)
+        self.in_system += 1
+        self.free -= 1
+        return self._end(req, now)
+
+    def finish_later(self, req: Request, done: Callable[[Request], None], end: int) -> None:
+        """Schedule the completion of a request :meth:`start_alone` started now, as :meth:`submit` does."""
+        self.env.call_in(end - self.env.now, self._finish, (req, done))
+
+    def finish_alone(self, end: int) -> None:
+        """The completion at ``end`` of a request :meth:`start_alone` started, with nothing queued since."""
+        self._account(end)
+        self.in_system -= 1
+        self.completed += 1
+        self.free += 1
 
     def _account(self, now: int) -> None:
         self._area += self.in_system * (now - self._t_last)
