@@ -64,9 +64,11 @@ MODULES = [
     "sim/rwlock.py",
 ]
 
-#: What ``--mypyc`` compiles: the same, and the random streams, the guest's activity tracker and the job's copy
-#: pool, which mypyc compiles as they are (the modules with pydantic classes or registered classes do not build yet).
-MYPYC_MODULES = [*MODULES, "sim/rng.py", "sim/activity.py", "sim/jobs/pool.py"]
+#: What ``--mypyc`` compiles: what ``BACKUPSIM_COMPILE=1 pip install .`` compiles (``tools/backupsim_build.py``),
+#: the modules above and the random streams, the guest's activity tracker and the job's copy pool (the modules
+#: with pydantic classes or registered classes do not build yet).
+sys.path.insert(0, str(ROOT / "tools"))
+from backupsim_build import MODULES as MYPYC_MODULES  # noqa: E402
 
 #: Augmenting declarations for ``--typed``: the attributes of the loop and of the linear device, typed.
 TYPED = {
@@ -114,12 +116,12 @@ import sim
 from sim.bench import bench_config
 from sim.metrics import summarize
 from sim.model import Model
-timers = sim.build_config({{
-    "disk": {{"profile": "sata-ssd", "dist": "gamma", "cv": 0.3}}, "target": {{"profile": "hdd"}},
-    "backup": {{"disk_size": "64MiB", "start": "100ms"}}, "policy": {{"name": "fixed-sleep", "sleep": "1us"}},
-    "loop": {{"era": "2013", "iteration_cost": "0ns"}}, "run": {{"baseline": False}},
-    "workload": {{"kind": "bursty", "iops": 8000, "on_mean": "200ms", "off_mean": "300ms", "rw": "randrw"}},
-}})
+timers = sim.build_config({
+    "disk": {"profile": "sata-ssd", "dist": "gamma", "cv": 0.3}, "target": {"profile": "hdd"},
+    "backup": {"disk_size": "64MiB", "start": "100ms"}, "policy": {"name": "fixed-sleep", "sleep": "1us"},
+    "loop": {"era": "2013", "iteration_cost": "0ns"}, "run": {"baseline": False},
+    "workload": {"kind": "bursty", "iops": 8000, "on_mean": "200ms", "off_mean": "300ms", "rw": "randrw"},
+})
 print(json.dumps([summarize(Model(c).run()) for c in (bench_config("64MiB"), timers)], default=str))
 """
 

@@ -7,3 +7,14 @@ import it without importing the rest of the package.
 """
 
 __version__ = "0.1.0"
+
+
+def kernel() -> str:
+    """How the simulation kernel runs: ``mypyc`` when its modules were compiled at install, else ``python``.
+
+    ``BACKUPSIM_COMPILE=1 pip install .`` compiles them (``tools/backupsim_build.py``); the results are
+    the same either way (``tests/test_compiled.py`` checks it), only faster.
+    """
+    from . import loop
+
+    return "python" if loop.__file__.endswith(".py") else "mypyc"

@@ -53,6 +53,7 @@ from typing import Any
 
 import simpy
 
+from . import _version
 from .config import Config, ConfigError, build_config, merge
 from .model import Model
 from .params import units
@@ -379,6 +380,7 @@ def bench_one(
     lo, hi = min(samples), max(samples)
     return {
         "disk_size": disk_size,
+        "kernel": _version.kernel(),
         "status": model.job.status if model.job else "no-backup",
         "guest_ops": guest_ops,
         "cluster_copies": copies,

@@ -395,7 +395,7 @@ class ResultStore:
 
 def versions() -> dict:
     """Versions of backupsim (the model), Python and the libraries whose behaviour the results depend on."""
-    out = {"python": platform.python_version(), "backupsim": _version.__version__}
+    out = {"python": platform.python_version(), "backupsim": _version.__version__, "kernel": _version.kernel()}
     for dist in ("simpy", "numpy", "pandas", "pyarrow", "pydantic"):
         try:
             out[dist] = metadata.version(dist)

@@ -1,0 +1,83 @@
+"""The compiled kernel gives the same results as the pure-Python one (``tools/backupsim_build.py``).
+
+Opt-in (``pytest -m compiled``; CI runs it): builds the wheel with ``BACKUPSIM_COMPILE=1`` (about
+2.5 minutes on one core), unless ``BACKUPSIM_COMPILED_WHEEL`` names one built from this tree,
+unpacks it into a temporary folder, and runs one script from there and from the sources: every
+figure of each run's summary and the loop's counts, printed as JSON, must be the same text.  The
+runs are the fast-forward's configurations (every branch of the loop's skips, 2013 timers and the
+alarm floor, drawn wakes, a seeking target, channels) and the benchmark's model.  mypyc compiles
+the same source with different semantics in places (an identity test on a tuple once differed,
+``docs/kernel.md``), which is what this is for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_fast_forward import CONFIGS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.compiled
+
+_SCRIPT = """
+import json, sys
+from sim._version import kernel
+from sim.bench import bench_config
+from sim.config import build_config
+from sim.metrics import summarize
+from sim.model import Model
+configs = [build_config(c) for c in json.load(sys.stdin)] + [bench_config("32MiB")]
+rows = []
+for cfg in configs:
+    m = Model(cfg).run()
+    rows.append([summarize(m), m.loop.iterations, m.loop.busy_ns, m.loop.skipped, m.env.now])
+print(kernel())
+print(json.dumps(rows, default=str))
+"""
+
+
+def _wheel(tmp_path: Path) -> Path:
+    given = os.environ.get("BACKUPSIM_COMPILED_WHEEL")
+    if given:
+        return Path(given)
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) to build the compiled kernel")
+    out = tmp_path / "wheel"
+    env = {**os.environ, "BACKUPSIM_COMPILE": "1"}
+    cmd = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    return next(out.glob("backupsim-*.whl"))
+
+
+def _run(path: Path, cwd: Path) -> list[str]:
+    """The script's two lines (the kernel, the runs) with ``sim`` imported from ``path``."""
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        input=json.dumps(list(CONFIGS.values())),
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-2:]
+
+
+def test_the_compiled_kernel_gives_the_same_results(tmp_path):
+    site = tmp_path / "site"
+    with zipfile.ZipFile(_wheel(tmp_path)) as wheel:
+        wheel.extractall(site)
+    compiled_kernel, compiled = _run(site, tmp_path)
+    pure_kernel, pure = _run(ROOT, tmp_path)
+    assert (compiled_kernel, pure_kernel) == ("mypyc", "python")
+    assert len(json.loads(pure)) == len(CONFIGS) + 1
+    assert compiled == pure
