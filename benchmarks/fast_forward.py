@@ -41,7 +41,9 @@ def _cpu(cfg, fast_forward: bool) -> tuple[float, Model]:
 
 def main(path: str, ceiling: bool) -> None:
     total = {"cpu_on_s": 0.0, "cpu_off_s": 0.0, "iterations": 0, "skipped_iterations": 0, "skipped_waits": 0}
-    total |= {"clusters": 0, "alone_cpu_s": 0.0} if ceiling else {"clusters": 0}
+    total["clusters"] = 0
+    if ceiling:
+        total["alone_cpu_s"] = 0.0
     for i, spec in enumerate(load_scenario(path).runs()):
         if spec.replication:
             continue

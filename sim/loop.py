@@ -270,14 +270,9 @@ class EventLoop:
             return -1
         return self.env.peek()
 
-    def _iteration_end(self, now: int) -> int:
+    def _iteration_rest(self, now: int) -> int:
         """When the running handler's iteration reaches its timer check (it has no timers left then)."""
-        if self._timer_phase:
-            return now
-        t = now + self.iteration_cost
-        self._timer_now = t
-        self._timer_limit = self._tseq
-        return t
+        return now if self._timer_phase else now + self.iteration_cost
 
     def skip_yield(self, cost: int) -> bool:
         """The running handler re-posts itself (costing ``cost``): go on at once if the loop is quiet."""
@@ -285,7 +280,7 @@ class EventLoop:
         if horizon < 0:
             return False
         now = self.env.now
-        t = now if self._timer_phase else now + self.iteration_cost
+        t = self._iteration_rest(now)
         # the iteration ends; its poll finds the handler ready: the next iteration runs it
         return self._skip(now, t, t, cost, horizon, False)
 
@@ -295,7 +290,7 @@ class EventLoop:
         if horizon < 0:
             return False
         now = self.env.now
-        t = now if self._timer_phase else now + self.iteration_cost
+        t = self._iteration_rest(now)
         if t > now and t_event <= t:
             # the completion comes during the iteration's own CPU: the poll finds it ready
             return self._skip(now, t, t, cost, horizon, False)
@@ -314,7 +309,6 @@ class EventLoop:
         """The running handler's iteration ends at ``t``; the next one runs it at ``t_run`` plus ``cost``."""
         if t_run + cost >= horizon:
             return False
-        self._iteration_end(now)
         self.iterations += 1
         if idle:
             self._idle_since = t
@@ -333,16 +327,16 @@ class EventLoop:
         env = self.env
         now = env.now
         ic = self.iteration_cost
+        t = self._iteration_rest(now)
         deadline = now + delay
         alarm = max(deadline, now + self.rearm)  # call_later: the new earliest timer arms the alarm
         blocked = wake = False
-        if not self._timer_phase and deadline <= now + ic:
+        if not self._timer_phase and deadline <= t:
             # due at this iteration's timer check, which counts it (armed before the check)
-            t_check = now + ic
+            t_check = t
             iterations = 0
         else:
             # the iteration ends without it (not due, or armed during the timer phase); then poll
-            t = now if self._timer_phase else now + ic
             if alarm <= t:
                 alarm = max(deadline, t + self.rearm)  # _block re-arms an alarm already past
             t_run = t
@@ -361,16 +355,13 @@ class EventLoop:
             return False
         if wake:
             self._next_wake = -1
-        if iterations:
-            t = self._iteration_end(now)
-            self.busy_ns += t - now
-            if blocked:
-                self._idle_since = t
-                self._alarm_token += 1  # the alarm's entry, fired (_alarm_armed is -1 again)
+        if blocked:
+            self._idle_since = t
+            self._alarm_token += 1  # the alarm's entry, fired (_alarm_armed is -1 again)
         self._tseq += 1  # the timer's number
         self._alarm_at = alarm
         self.iterations += iterations
-        self.busy_ns += ic + cost
+        self.busy_ns += t - now + iterations * ic + cost
         self._timer_phase = True
         self._timer_now = t_check
         self._timer_limit = self._tseq
