@@ -511,7 +511,9 @@ def run_batch(
                 from .review import write_report
 
                 try:
-                    writing(lambda: write_report(staging, lock=False, shown_as=out))
+                    # the figures on this machine's cores: the batch's own number of them when it ran here
+                    figure_jobs = jobs if executor == "local" else None
+                    writing(lambda: write_report(staging, lock=False, shown_as=out, jobs=figure_jobs))
                 except ResultsError:
                     import shutil
 

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +64,9 @@ QUESTION = (
 MAX_POINTS_SHOWN = 12
 
 
-def write_report(results_dir: str | Path, *, lock: bool = True, shown_as: str | Path | None = None) -> Path:
+def write_report(
+    results_dir: str | Path, *, lock: bool = True, shown_as: str | Path | None = None, jobs: int | None = None
+) -> Path:
     """Write ``report.md`` and ``figures/*.png`` into ``results_dir``; returns the report's path.
 
     In a results folder the report goes into its current set (``current/``,
@@ -70,21 +75,23 @@ def write_report(results_dir: str | Path, *, lock: bool = True, shown_as: str | 
     folder).  ``shown_as``: the folder's name in the report (default
     ``results_dir``).  Raises :class:`FileNotFoundError` when the folder has no
     ``runs.parquet``, :class:`sim.store.ResultsError` when a batch is writing it
-    or a file is damaged.
+    or a file is damaged.  ``jobs``: processes that render the figures
+    (default: the cores this process may use; the figures are the same files
+    whatever the number, :func:`_render`).
     """
     root = Path(results_dir)
     if not lock:
-        return _write_report(root, root, shown_as)
+        return _write_report(root, root, shown_as, jobs)
     if not root.is_dir() or not (root / "runs.parquet").exists():
         raise FileNotFoundError(f"{root}: no runs.parquet here; run `backupsim run` first")
     with ResultStore(root).locked(0, "backupsim report", hint="its report is written when it finishes"):
-        return _write_report(generation(root), root, shown_as)  # under the lock `current` stays put
+        return _write_report(generation(root), root, shown_as, jobs)  # under the lock `current` stays put
 
 
-def _write_report(where: Path, root: Path, shown_as: str | Path | None) -> Path:
+def _write_report(where: Path, root: Path, shown_as: str | Path | None, jobs: int | None = None) -> Path:
     res = analysis.load(root)
     res.path = Path(shown_as) if shown_as is not None else root
-    figures = _write_figures(res, where / "figures")
+    figures = _write_figures(res, where / "figures", jobs)
     text = render_report(res, figures)
     atomic_write(where / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
     return root / "report.md"
@@ -112,8 +119,19 @@ def _shown_points(agg: pd.DataFrame) -> tuple[list[int], bool]:
     return sorted(chosen)[:MAX_POINTS_SHOWN], True
 
 
-def _write_figures(res: analysis.Results, figdir: Path) -> list[tuple[str, str]]:
+def _write_figures(res: analysis.Results, figdir: Path, jobs: int | None = None) -> list[tuple[str, str]]:
     """Render and save every figure; returns ``(file name, caption)`` in report order."""
+    todo = _figures(res)
+    _render(res, figdir, len(todo), jobs)
+    keep = {name for name, _, _ in todo}
+    for old in sorted(figdir.glob("timeline-p*.png")):
+        if old.name not in keep:  # the timeline of a point no longer shown
+            old.unlink()
+    return [(name, caption) for name, caption, _ in todo]
+
+
+def _figures(res: analysis.Results) -> list[tuple[str, str, Callable[[], Figure]]]:
+    """The report's figures, in report order: ``(file name, caption, make)``; they depend only on ``res``."""
     agg = analysis.aggregate(res.runs)
     shown, limited = _shown_points(agg)
     n = int(agg["runs"].max()) if len(agg) else 0
@@ -163,15 +181,45 @@ def _write_figures(res: analysis.Results, figdir: Path) -> list[tuple[str, str]]
                     functools.partial(plots.timeline, res, point=p),
                 )
             )
-    written = []
-    for name, caption, make in todo:
-        plots.save(make(), figdir / name)
-        written.append((name, caption))
-    keep = {name for name, _ in written}
-    for old in sorted(figdir.glob("timeline-p*.png")):
-        if old.name not in keep:  # the timeline of a point no longer shown
-            old.unlink()
-    return written
+    return todo
+
+
+def _render(res: analysis.Results, figdir: Path, n: int, jobs: int | None) -> None:
+    """Save figures ``0 .. n-1`` of :func:`_figures` into ``figdir``, on ``jobs`` processes.
+
+    Matplotlib draws one figure at a time in one process, and the default
+    experiment's fifteen take about 20 s of CPU: on more than one core, forked
+    workers draw them (each with the parent's ``res``, inherited rather than
+    pickled or read again) and each saves its figures atomically.  A figure is
+    the same file whichever process draws it; ``tests/test_review.py``
+    compares the two ways.  Where fork is not available (Windows), or with one
+    job, they are drawn here.
+    """
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = min(jobs, n)
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for i in range(n):
+            _save_figure(i, res, figdir)
+        return
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _worker_init, (res, figdir)) as pool:
+        for _ in pool.map(_save_figure, range(n)):  # in order; re-raises a worker's error
+            pass
+
+
+#: In a worker of :func:`_render`: the results and the figures folder, from the parent's memory.
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(res: analysis.Results, figdir: Path) -> None:
+    _worker.update(res=res, figdir=figdir)
+
+
+def _save_figure(i: int, res: analysis.Results | None = None, figdir: Path | None = None) -> None:
+    res = res if res is not None else _worker["res"]
+    figdir = figdir if figdir is not None else _worker["figdir"]
+    name, _, make = _figures(res)[i]
+    plots.save(make(), figdir / name)
 
 
 # ---------------------------------------------------------------- text

@@ -5,7 +5,8 @@ Opt-in (``pytest -m compiled``; CI runs it): builds the wheel with ``BACKUPSIM_C
 unpacks it into a temporary folder, and runs one script from there and from the sources: every
 figure of each run's summary and the loop's counts, printed as JSON, must be the same text.  The
 runs are the fast-forward's configurations (every branch of the loop's skips, 2013 timers and the
-alarm floor, drawn wakes, a seeking target, channels) and the benchmark's model.  mypyc compiles
+alarm floor, drawn wakes, a seeking target, channels), interpreted classes on the compiled bases
+(a block-copy job, a Poisson guest), injected faults, and the benchmark's model.  mypyc compiles
 the same source with different semantics in places (an identity test on a tuple once differed,
 ``docs/kernel.md``), which is what this is for.
 """
@@ -21,11 +22,25 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from jobkit import bursty_cfg
 from test_fast_forward import CONFIGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.compiled
+
+
+def _more() -> dict[str, dict]:
+    """Interpreted classes on the compiled bases (a block-copy job, a Poisson guest), and injected faults."""
+    block_copy = bursty_cfg("block-copy", {"name": "rate-limit", "speed": "20%"}, seed=3)
+    block_copy["workload"] = {"kind": "poisson", "iops": 800, "rw": "randwrite"}
+    faults = bursty_cfg("seed-2013", {"name": "none"}, seed=5, on_cow_error="leave-hole")
+    faults["workload"] = {**faults["workload"], "iops": 2000, "rw": "randwrite"}
+    faults["faults"] = {"source_read_error_prob": 0.01, "target_write_error_clusters": [40]}
+    return {"block-copy under a Poisson guest": block_copy, "faults, leave-hole": faults}
+
+
+RUNS = {**CONFIGS, **_more()}
 
 _SCRIPT = """
 import json, sys
@@ -62,7 +77,7 @@ def _run(path: Path, cwd: Path) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(path)}
     out = subprocess.run(
         [sys.executable, "-c", _SCRIPT],
-        input=json.dumps(list(CONFIGS.values())),
+        input=json.dumps(list(RUNS.values())),
         cwd=cwd,
         env=env,
         check=True,
@@ -79,5 +94,5 @@ def test_the_compiled_kernel_gives_the_same_results(tmp_path):
     compiled_kernel, compiled = _run(site, tmp_path)
     pure_kernel, pure = _run(ROOT, tmp_path)
     assert (compiled_kernel, pure_kernel) == ("mypyc", "python")
-    assert len(json.loads(pure)) == len(CONFIGS) + 1
+    assert len(json.loads(pure)) == len(RUNS) + 1
     assert compiled == pure

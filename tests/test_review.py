@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import pytest
 from conftest import tiny_batch
@@ -100,6 +101,21 @@ def test_report_is_deterministic(batch):
     write_report(out)
     assert report.read_text() == first
     assert {p.name: p.read_bytes() for p in (out / "figures").glob("*.png")} == pngs
+
+
+def test_figures_are_the_same_files_drawn_here_or_by_workers(batch, tmp_path):
+    out, report = batch
+    drawn = {}
+    for jobs in (1, 3):
+        copy = tmp_path / f"jobs{jobs}"
+        shutil.copytree(out / "current", copy, symlinks=True)
+        for png in (copy / "figures").glob("*.png"):
+            png.unlink()
+        text = write_report(copy, lock=False, jobs=jobs).read_text()
+        drawn[jobs] = text, {p.name: p.read_bytes() for p in (copy / "figures").glob("*.png")}
+    assert drawn[1] == drawn[3]
+    assert len(drawn[1][1]) == 7  # tradeoff, latency CDF, copy-before-write cost and four timelines
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_report_with_one_replication(tmp_path):

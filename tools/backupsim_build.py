@@ -25,7 +25,8 @@ from setuptools import build_meta as _setuptools
 from setuptools.build_meta import *  # noqa: F403  (the hooks this backend does not change)
 
 #: The modules compiled: the agenda, the loop, the block layer, the coroutines, the devices, the
-#: recorders, the bitmap, the oracle, the lock, the random streams, the guest's activity, the copy pool.
+#: recorders, the bitmap, the oracle, the lock, the random streams, the guest's activity, the copy pool,
+#: the backup job's base and the 2013 job, the guests' base and the fio and bursty guests, the faults.
 MODULES = [
     "sim/clock.py",
     "sim/loop.py",
@@ -42,6 +43,12 @@ MODULES = [
     "sim/rng.py",
     "sim/activity.py",
     "sim/jobs/pool.py",
+    "sim/jobs/base.py",
+    "sim/jobs/seed_2013.py",
+    "sim/workloads/base.py",
+    "sim/workloads/fio.py",
+    "sim/workloads/bursty.py",
+    "sim/faults.py",
 ]
 
 #: What the compilation needs at build time (the mypy the modules are checked with in CI).

@@ -1,8 +1,9 @@
 """The backup job contract: what every backup mode is, and what the rest of the model sees of it.
 
 A backup mode (``backup.mode``) is a class registered in :data:`sim.params.MODES`
-by the module that defines it, with a ``Config`` (a :class:`BackupConfig`
-subclass: the keys of ``backup.*`` it accepts) and this surface:
+by the module that defines it, with a ``Config`` (a
+:class:`~sim.jobs.config.BackupConfig` subclass: the keys of ``backup.*`` it
+accepts) and this surface:
 
 * ``Job(cfg, ctx)``: built from its config slice and a :class:`JobContext`
   (the clock, the block layer, the devices, the policy, faults, the content
@@ -28,14 +29,15 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, model_validator
+from mypy_extensions import mypyc_attr
 
 from ..bitmap import CopyBitmap
 from ..coroutine import Coroutine
 from ..host import Allocator, HostConfig
-from ..params import MODES, Invalid, Section, Size, Time, units
+from ..params import MODES
+from .config import BackupConfig, backup_config
 from .pool import CopyPool
 
 if TYPE_CHECKING:
@@ -50,71 +52,6 @@ if TYPE_CHECKING:
     from ..request import Request
 
 __all__ = ["BackupConfig", "BackupJob", "JobContext", "JobProgress", "JobRecord", "NoBackup", "backup_config"]
-
-
-class BackupConfig(Section):
-    """The keys every backup mode shares (``docs/model.md``, "Backup jobs").
-
-    ``start`` is when the job starts (the guest warms up before), ``cancel_at``
-    when the user cancels it (relative to ``start``).  ``cluster_size`` is the
-    copy bitmap's granularity (a mode may raise it: :attr:`cluster`).
-    ``target_layout`` is where copies land on the target: ``stream`` appends
-    them in the order they are made (an archive: VMA, a PBS upload), ``image``
-    writes each cluster at its own offset (a raw or qcow2 target image).
-    ``allocated`` and ``zero_fraction`` describe a sparse source
-    (:mod:`sim.layout`); ``sync = "top"`` skips unallocated clusters,
-    ``"full"`` copies them as zeroes.  ``target_on_source`` puts the target on
-    the source disk itself, in a region after the disk's own bytes (a local
-    backup to the same disk or array), so the backup's reads and writes and the
-    guest's I/O share one device queue and, on a disk with seeks, one head.
-    """
-
-    mode: str = ""
-    disk_size: Size = 16 << 30
-    cluster_size: Size = 64 << 10
-    start: Time = 2 * 10**9
-    cancel_at: Time | None = None
-    target_layout: Literal["stream", "image"] = "stream"
-    target_on_source: bool = Field(False, strict=True)
-    sync: Literal["full", "top"] = "full"
-    allocated: float = Field(1.0, gt=0.0, le=1.0)
-    zero_fraction: float = Field(0.0, ge=0.0, le=1.0)
-
-    @property
-    def cluster(self) -> int:
-        """The copy bitmap's granularity in force (block-copy raises ``cluster_size``)."""
-        return self.cluster_size
-
-    @property
-    def clusters(self) -> int:
-        """How many clusters the disk has."""
-        return self.disk_size // self.cluster
-
-    @model_validator(mode="after")
-    def _check_sizes(self) -> BackupConfig:
-        c = self.cluster_size
-        if c < 512 or c & (c - 1):
-            raise Invalid("cluster_size", c, "a power of two of at least 512 bytes")
-        if self.disk_size <= 0:
-            raise Invalid("disk_size", self.disk_size, "a size greater than zero")
-        c = self.cluster
-        if c > self.disk_size:
-            raise Invalid("cluster_size", c, f"at most disk_size ({units.format_size(self.disk_size)})")
-        if self.disk_size % c:
-            raise Invalid("disk_size", self.disk_size, f"a multiple of the cluster size ({units.format_size(c)})")
-        return self
-
-
-def backup_config(data: Any) -> BackupConfig:
-    """Validate a ``backup`` table against the ``Config`` of the mode it names (default ``seed-2013``).
-
-    A key that only another mode has gets an error naming that mode.
-    """
-    if isinstance(data, dict):
-        name = data.get("mode", "seed-2013")
-        if isinstance(name, str) and name:
-            MODES.refuse_foreign_keys(data, name, "backup", "backup mode")
-    return MODES.section(data, "seed-2013", BackupConfig)
 
 
 class JobContext:
@@ -291,11 +228,14 @@ class JobProgress:
         return self._job.charges_on_create
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BackupJob:
     """Base of every backup mode: the control surface, the record and the progress view.
 
     Subclasses set ``Config`` and implement :meth:`_run` (the job's coroutine,
-    which ends by calling :meth:`_finish`) and :meth:`before_io`.
+    which ends by calling :meth:`_finish`) and :meth:`before_io`.  Compiled
+    (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native class that
+    interpreted modes, built-in or plug-in, may still subclass.
     """
 
     mode: ClassVar[str] = ""
@@ -440,11 +380,14 @@ class BackupJob:
             self.trace.append((self.env.now, "job", what, detail))
 
 
-@MODES.register("none")
 class NoBackup:
     """``backup.mode = "none"``: no job (the guest alone, for baselines and model checks)."""
 
-    Config = BackupConfig
+    Config: ClassVar[type[BackupConfig]] = BackupConfig
+
+
+# registered after the class, not by a decorator, so that compiled (docs/kernel.md) it stays a native class
+MODES.register("none")(NoBackup)
 
 
 def interrupter(co: Coroutine, token: int) -> Callable[[object], None]:

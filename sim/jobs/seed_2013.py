@@ -41,47 +41,28 @@ run through the shared :class:`sim.jobs.pool.CopyPool`.  Later modes are
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
-
-from pydantic import Field
 
 from ..coroutine import PARK, Body, Coroutine, sleep
 from ..params import MODES
 from ..request import BACKUP, READ, WRITE, Request
 from ..rwlock import CoRwLock
-from .base import BackupConfig, BackupJob, JobContext, interrupter
+from .base import BackupJob, JobContext, interrupter
+from .config import SeedConfig
 
 __all__ = ["SeedBackupJob", "SeedConfig"]
 
 
-class SeedConfig(BackupConfig):
-    """``backup.*`` of the 2013 job.
-
-    ``on_cow_error`` is what a guest write whose copy-before-write failed gets:
-    ``fail-guest-write`` (the write and the job fail), ``break-snapshot``
-    (QEMU 7.1+: the write proceeds and the backup is abandoned) or
-    ``leave-hole`` (what the 2013 patch really did: the write fails, the
-    cluster stays marked copied, and the job completes without it).
-    ``cow_on_read`` also copies before guest reads of uncopied clusters, as the
-    reviewed patch's ``before_read`` hook did.
-    """
-
-    on_cow_error: Literal["fail-guest-write", "break-snapshot", "leave-hole"] = "fail-guest-write"
-    cow_on_read: bool = Field(False, strict=True)
-
-
-@MODES.register("seed-2013")
 class SeedBackupJob(BackupJob):
     """QEMU's backup job as proposed in 2013, over a real bitmap and copy-before-write."""
 
     Config = SeedConfig
-    cfg: SeedConfig
 
     def __init__(self, cfg: SeedConfig, ctx: JobContext):
         super().__init__(cfg, ctx)
         self.lock = CoRwLock(ctx.loop_cfg.wake_cost)
         self._gate_wait: tuple[int, int] | None = None  # (cluster, token) the loop waits to copy
         self.cow_on_read = cfg.cow_on_read
+        self.on_cow_error = cfg.on_cow_error
 
     # -- the background loop ------------------------------------------------------
 
@@ -194,7 +175,7 @@ class SeedBackupJob(BackupJob):
             req.cow_clusters += rec.cow_count - before
         if ok:
             return True
-        if self.cfg.on_cow_error == "break-snapshot":
+        if self.on_cow_error == "break-snapshot":
             rec.snapshot_broken = True
             return True
         return False
@@ -251,8 +232,12 @@ class SeedBackupJob(BackupJob):
         """A copy's read or write failed: fail the job, or (``leave-hole``) only the guest write."""
         if cow:
             self.record.cow_errors += 1
-            if self.cfg.on_cow_error == "leave-hole":
+            if self.on_cow_error == "leave-hole":
                 self._trace("cow-error", why)  # the bit stays set: the loop will skip this cluster
                 return False
         self.fail(why)
         return False
+
+
+# registered after the class, not by a decorator, so that compiled (docs/kernel.md) it stays a native class
+MODES.register("seed-2013")(SeedBackupJob)

@@ -26,7 +26,9 @@ QEMU's limiter charges them.
 To add a policy: write a module in this package with a :class:`PolicyConfig`
 subclass whose ``name`` is a ``Literal`` of the policy's name, and a
 :class:`Policy` subclass with ``Config`` set to it and a docstring citing
-where the policy comes from; then add it to ``REGISTRY`` in ``__init__``.
+where the policy comes from, registered in :data:`sim.params.POLICIES`
+(``@POLICIES.register("name")``); a built-in policy also goes into the list of
+modules ``__init__`` imports.
 """
 
 from __future__ import annotations

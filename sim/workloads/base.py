@@ -28,9 +28,13 @@ writes.
 
 To add a workload: subclass :class:`WorkloadConfig` with ``kind`` a
 ``Literal`` of its name, subclass :class:`Guest` with ``Config`` set and
-``start`` / ``_completed`` overridden, and add it to ``REGISTRY`` in
-``sim/workloads/__init__.py``.  A guest that does not use the common stream
-(a trace, a mix of streams) rejects its keys with :func:`reject_stream_keys`.
+``start`` / ``_completed`` overridden, and register it in
+:data:`sim.params.WORKLOADS` (``@WORKLOADS.register("name")``; a built-in
+guest also goes into the list of modules ``sim/workloads/__init__.py``
+imports).  A guest that does not use the common stream (a trace, a mix of
+streams) rejects its keys with :func:`reject_stream_keys`.  The configuration
+classes of the guests compiled into the kernel are in
+:mod:`sim.workloads.config` (that module says why).
 """
 
 from __future__ import annotations
@@ -39,15 +43,16 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BeforeValidator, Field, model_validator
+from mypy_extensions import mypyc_attr
 
 from ..clock import Environment
-from ..params import WORKLOADS, ConfigError, Section, units
+from ..params import ConfigError
 from ..recording import GuestStats, Recording, RequestLog
 from ..request import DISCARD, GUEST, READ, WRITE, WRITE_ZEROES, Request
 from ..rng import Draws
+from .config import STREAM_KEYS, WorkloadConfig, reject_stream_keys, stream_region, workload_config
 
 if TYPE_CHECKING:
     from ..block import BlockLayer
@@ -60,103 +65,8 @@ __all__ = [
     "STREAM_KEYS",
     "reject_stream_keys",
     "stream_region",
+    "workload_config",
 ]
-
-
-def _duration(value):
-    if value == "backup":
-        return value
-    return units.parse_time(value)
-
-
-def _size_or_none(value):
-    return None if value is None else units.parse_size(value)
-
-
-class WorkloadConfig(Section):
-    """Fields every synthetic guest has: its mix, block size, region, offsets and how long it runs.
-
-    ``offset`` / ``size`` bound the region the stream covers (``size`` unset:
-    to the end of the disk; a sequential stream starts at ``offset`` and wraps
-    back to it, as fio does).  ``offset_dist`` is ``uniform`` or ``zipf``
-    (random streams only; see the module docstring).
-
-    ``rw`` ``"trim"`` / ``"randtrim"`` issue only discards (sequential or
-    random), as fio's.  ``trim_fraction`` and ``write_zeroes_fraction`` (each
-    0-1, at most 1 together, default 0) turn that share of the write ops into
-    discards and write-zeroes: each write op then takes one more uniform draw
-    of the ``workload`` stream (none when both are 0, nor when one is 1); they
-    change nothing when ``rw`` issues no writes.
-    """
-
-    kind: str = ""
-    rw: Literal["read", "write", "randread", "randwrite", "randrw", "rw", "trim", "randtrim"] = "randrw"
-    rwmixread: int = Field(70, ge=0, le=100)
-    trim_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    write_zeroes_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    bs: Annotated[int, BeforeValidator(units.parse_size), Field(ge=512)] = 4096
-    duration: Annotated[Literal["backup"] | int, BeforeValidator(_duration)] = "backup"
-    offset: Annotated[int, BeforeValidator(units.parse_size), Field(ge=0)] = 0
-    size: Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_size_or_none)] = None
-    offset_dist: Literal["uniform", "zipf"] = "uniform"
-    zipf_theta: float = Field(0.99, ge=0.0, le=10.0)
-    zipf_regions: int = Field(100, ge=1, le=10_000_000)
-
-    @model_validator(mode="after")
-    def _check_stream(self) -> WorkloadConfig:
-        if self.offset_dist == "zipf" and not self.rw.startswith("rand"):
-            raise ConfigError(
-                "offset_dist", self.offset_dist, f"'uniform' with a sequential rw ({self.rw!r}); zipf needs a random rw"
-            )
-        if self.size is not None and self.size < self.bs:
-            raise ConfigError("size", self.size, f"at least bs ({units.format_size(self.bs)})")
-        if self.trim_fraction + self.write_zeroes_fraction > 1.0:
-            raise ConfigError(
-                "write_zeroes_fraction",
-                self.write_zeroes_fraction,
-                f"at most 1 - trim_fraction ({1.0 - self.trim_fraction:g}): both are shares of the write ops",
-            )
-        return self
-
-    def check_disk(self, disk_size: int) -> None:
-        """Raise :class:`~sim.config.ConfigError` (key relative to ``workload``) if this
-        workload does not fit a disk of ``disk_size`` bytes.  Meant for the
-        configuration's cross-section check, which knows ``backup.disk_size``."""
-        stream_region(self, disk_size)
-
-
-STREAM_KEYS = (
-    "rw",
-    "rwmixread",
-    "trim_fraction",
-    "write_zeroes_fraction",
-    "bs",
-    "offset",
-    "size",
-    "offset_dist",
-    "zipf_theta",
-    "zipf_regions",
-)
-
-
-def reject_stream_keys(cfg: WorkloadConfig, kind: str) -> None:
-    """Raise if ``cfg`` sets a common-stream key to other than its default (the guest ignores them)."""
-    for name in STREAM_KEYS:
-        value = getattr(cfg, name)
-        if value != type(cfg).model_fields[name].default:
-            raise ConfigError(name, value, f"no value: a '{kind}' workload does not use it")
-
-
-def stream_region(cfg: WorkloadConfig, disk_size: int) -> tuple[int, int]:
-    """``(offset, size)`` of the region a stream covers on a disk of ``disk_size`` bytes."""
-    span = cfg.size if cfg.size is not None else disk_size - cfg.offset
-    if cfg.offset + span > disk_size or span < cfg.bs:
-        raise ConfigError(
-            "offset",
-            cfg.offset,
-            f"a region (offset + size, of at least bs) inside the disk ({units.format_size(disk_size)})",
-        )
-    return cfg.offset, span
 
 
 class ZipfRegions:
@@ -259,8 +169,13 @@ class RequestStream:
         return WRITE
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Guest:
-    """Base guest: issues requests, records completions, stops on request."""
+    """Base guest: issues requests, records completions, stops on request.
+
+    Compiled (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native
+    class that interpreted guests, built-in or plug-in, may still subclass.
+    """
 
     kind: ClassVar[str] = ""
     Config: ClassVar[type[WorkloadConfig]] = WorkloadConfig
@@ -346,11 +261,3 @@ class Guest:
 
     def _completed(self, req: Request) -> None:
         """Hook for closed-loop guests: a request completed."""
-
-
-DEFAULT = "fio"
-
-
-def workload_config(data: Any) -> WorkloadConfig:
-    """Validate a ``workload`` table against the config class of its ``kind`` (:data:`sim.params.WORKLOADS`)."""
-    return WORKLOADS.section(data, DEFAULT, WorkloadConfig)

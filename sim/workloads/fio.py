@@ -8,36 +8,41 @@ continue where the previous request ended and wrap at the end of the disk.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import TYPE_CHECKING
 
-from ..params import WORKLOADS, Time
+from ..clock import Environment
+from ..params import WORKLOADS
 from ..request import Request
-from .base import Guest, WorkloadConfig
+from ..rng import Draws
+from .base import Guest
+from .config import FioConfig
+
+if TYPE_CHECKING:
+    from ..block import BlockLayer
 
 __all__ = ["FioGuest", "FioConfig"]
 
 
-class FioConfig(WorkloadConfig):
-    iodepth: int = Field(8, ge=1, le=65536)
-    think_time: Time = 0
-
-
-@WORKLOADS.register("fio")
 class FioGuest(Guest):
     """``iodepth`` requests in flight, each replaced after ``think_time``."""
 
     Config = FioConfig
-    cfg: FioConfig
+
+    def __init__(self, env: Environment, cfg: FioConfig, blk: BlockLayer, disk_size: int, draws: Draws) -> None:
+        super().__init__(env, cfg, blk, disk_size, draws)
+        # its own keys (``cfg`` stays typed as every guest's: a compiled class may not narrow it)
+        self.iodepth: int = cfg.iodepth
+        self.think_time: int = cfg.think_time
 
     def start(self) -> None:
         super().start()
-        for _ in range(self.cfg.iodepth):
+        for _ in range(self.iodepth):
             self.issue()
 
     def _completed(self, req: Request) -> None:
         if self.stopped:
             return
-        think = self.cfg.think_time
+        think = self.think_time
         if think:
             self.env.call_in(think, self._after_think)
         else:
@@ -46,3 +51,7 @@ class FioGuest(Guest):
     def _after_think(self, _arg=None) -> None:
         if not self.stopped:
             self.issue()
+
+
+# registered after the class, not by a decorator, so that compiled (docs/kernel.md) it stays a native class
+WORKLOADS.register("fio")(FioGuest)
