@@ -33,6 +33,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from ..clock import Environment
 from ..params import DEVICES
@@ -43,11 +46,15 @@ from .config import DeviceConfig
 __all__ = ["Device"]
 
 
-@DEVICES.register("linear")
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Device:
-    """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion."""
+    """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion.
 
-    Config = DeviceConfig
+    Compiled (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native
+    class that interpreted device models, built-in or plug-in, may still subclass.
+    """
+
+    Config: ClassVar[type[DeviceConfig]] = DeviceConfig
 
     def __init__(
         self,
@@ -254,3 +261,7 @@ class Device:
     def _account(self, now: int) -> None:
         self._area += self.in_system * (now - self._t_last)
         self._t_last = now
+
+
+# registered after the class, not by a decorator, so that compiled (docs/kernel.md) it stays a native class
+DEVICES.register("linear")(Device)
