@@ -21,15 +21,15 @@ early with :meth:`interrupt` (job cancellation); the stale timer is ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from .loop import EventLoop
 
 __all__ = ["Coroutine", "Body", "PARK", "CPU", "SLEEP", "YIELD", "cpu", "sleep"]
 
 PARK = None
-CPU = 1
-SLEEP = 2
+CPU: Final = 1  # Final: inlined when compiled (docs/kernel.md)
+SLEEP: Final = 2
 YIELD = (3, 0)
 
 R = TypeVar("R")

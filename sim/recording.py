@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["Window", "Split", "GuestBucket", "GuestStats", "WaitStats", "Timeline", "RequestLog", "Recording", "FLUSH"]
 
 #: Entries buffered before they are counted into histograms.
-FLUSH = 4096
+FLUSH: Final = 4096  # Final: inlined when compiled (docs/kernel.md)
 #: The window of a loop or guest used on its own (no model): everything is in it.
 FOREVER = (0, 2**63 - 1)
 
@@ -135,11 +135,13 @@ class Window:
 
 
 # Split's buckets: decided, and waiting for one fact of the run's future
-PRE, IN, POST = 0, 1, 2
-EARLY = 3  # before the window if the job starts later, in it if it never starts
-EARLY_POST = 4  # before the window if the job starts later, after it if it never starts
-LATE = 5  # in the window if the job ends while the run drains, after it if it does not
-UNDECIDED = -1  # keyed at the present instant: the window may start or end at it
+PRE: Final = 0
+IN: Final = 1
+POST: Final = 2
+EARLY: Final = 3  # before the window if the job starts later, in it if it never starts
+EARLY_POST: Final = 4  # before the window if the job starts later, after it if it never starts
+LATE: Final = 5  # in the window if the job ends while the run drains, after it if it does not
+UNDECIDED: Final = -1  # keyed at the present instant: the window may start or end at it
 
 
 class Split:

@@ -7,23 +7,24 @@ request is derived from these fields after the run, never kept in side tables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from .coroutine import Coroutine
 
 __all__ = ["Request", "READ", "WRITE", "DISCARD", "WRITE_ZEROES", "OP_NAMES", "GUEST", "BACKUP"]
 
-READ = 0
-WRITE = 1
+# Final: compiled (docs/kernel.md), the constants are inlined instead of looked up in the module
+READ: Final = 0
+WRITE: Final = 1
 #: A discard (NVMe Dataset Management / Deallocate, ATA TRIM, SCSI UNMAP): no data.
-DISCARD = 2
+DISCARD: Final = 2
 #: A write of zeroes (NVMe Write Zeroes, SCSI WRITE SAME with zeroes): no data.
-WRITE_ZEROES = 3
+WRITE_ZEROES: Final = 3
 #: The name of each op in the guest's request table (``sim.metrics.guest_frame``).
 OP_NAMES = ("read", "write", "discard", "write-zeroes")
-GUEST = 0
-BACKUP = 1
+GUEST: Final = 0
+BACKUP: Final = 1
 
 
 class Request:

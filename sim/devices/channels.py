@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..clock import Environment
 from ..params import DEVICES
 from ..request import Request
+from ..rng import RequestDraws
 from .config import ChannelsConfig
 from .device import Device
 
@@ -27,10 +29,19 @@ class ChannelSSD(Device):
 
     Config = ChannelsConfig
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.nchan = self.cfg.channels
-        self.stripe = self.cfg.channel_stripe
+    def __init__(
+        self,
+        env: Environment,
+        cfg: ChannelsConfig,
+        draws: dict[int, RequestDraws] | None = None,
+        name: str = "disk",
+        trace: list | None = None,
+    ):
+        # the base's arguments written out: compiled (docs/kernel.md), ``super().__init__(*args, **kwargs)``
+        # handed the native base class the tuple of arguments as its first one
+        super().__init__(env, cfg, draws, name, trace)
+        self.nchan: int = cfg.channels
+        self.stripe: int = cfg.channel_stripe
         self.chan_busy = [False] * self.nchan
 
     def _channel(self, req: Request) -> int:
