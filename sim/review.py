@@ -76,8 +76,8 @@ def write_report(
     ``results_dir``).  Raises :class:`FileNotFoundError` when the folder has no
     ``runs.parquet``, :class:`sim.store.ResultsError` when a batch is writing it
     or a file is damaged.  ``jobs``: processes that render the figures
-    (default: the cores this process may use; the figures are the same files
-    whatever the number, :func:`_render`).
+    (default: the machine's cores; the figures are the same files whatever
+    the number, :func:`_render`).
     """
     root = Path(results_dir)
     if not lock:
@@ -122,7 +122,7 @@ def _shown_points(agg: pd.DataFrame) -> tuple[list[int], bool]:
 def _write_figures(res: analysis.Results, figdir: Path, jobs: int | None = None) -> list[tuple[str, str]]:
     """Render and save every figure; returns ``(file name, caption)`` in report order."""
     todo = _figures(res)
-    _render(res, figdir, len(todo), jobs)
+    _render(todo, figdir, jobs)
     keep = {name for name, _, _ in todo}
     for old in sorted(figdir.glob("timeline-p*.png")):
         if old.name not in keep:  # the timeline of a point no longer shown
@@ -184,42 +184,39 @@ def _figures(res: analysis.Results) -> list[tuple[str, str, Callable[[], Figure]
     return todo
 
 
-def _render(res: analysis.Results, figdir: Path, n: int, jobs: int | None) -> None:
-    """Save figures ``0 .. n-1`` of :func:`_figures` into ``figdir``, on ``jobs`` processes.
+def _render(todo: list[tuple[str, str, Callable[[], Figure]]], figdir: Path, jobs: int | None) -> None:
+    """Draw and save the figures ``todo`` (from :func:`_figures`) into ``figdir``, on ``jobs`` processes.
 
     Matplotlib draws one figure at a time in one process, and the default
     experiment's fifteen take about 20 s of CPU: on more than one core, forked
-    workers draw them (each with the parent's ``res``, inherited rather than
+    workers draw them (each with the parent's ``todo``, inherited rather than
     pickled or read again) and each saves its figures atomically.  A figure is
     the same file whichever process draws it; ``tests/test_review.py``
     compares the two ways.  Where fork is not available (Windows), or with one
-    job, they are drawn here.
+    job, they are drawn here.  ``jobs`` None: as many as the batch's default,
+    the machine's cores.
     """
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    jobs = min(jobs, n)
+    jobs = min(jobs or os.cpu_count() or 1, len(todo))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for i in range(n):
-            _save_figure(i, res, figdir)
+        for name, _, make in todo:
+            plots.save(make(), figdir / name)
         return
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _worker_init, (res, figdir)) as pool:
-        for _ in pool.map(_save_figure, range(n)):  # in order; re-raises a worker's error
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _worker_init, (todo, figdir)) as pool:
+        for _ in pool.map(_save_figure, range(len(todo))):  # in order; re-raises a worker's error
             pass
 
 
-#: In a worker of :func:`_render`: the results and the figures folder, from the parent's memory.
+#: In a worker of :func:`_render`: the figures to draw and their folder, from the parent's memory.
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(res: analysis.Results, figdir: Path) -> None:
-    _worker.update(res=res, figdir=figdir)
+def _worker_init(todo: list[tuple[str, str, Callable[[], Figure]]], figdir: Path) -> None:
+    _worker.update(todo=todo, figdir=figdir)
 
 
-def _save_figure(i: int, res: analysis.Results | None = None, figdir: Path | None = None) -> None:
-    res = res if res is not None else _worker["res"]
-    figdir = figdir if figdir is not None else _worker["figdir"]
-    name, _, make = _figures(res)[i]
-    plots.save(make(), figdir / name)
+def _save_figure(i: int) -> None:
+    name, _, make = _worker["todo"][i]
+    plots.save(make(), _worker["figdir"] / name)
 
 
 # ---------------------------------------------------------------- text

@@ -2,8 +2,8 @@
 
 ``BACKUPSIM_COMPILE=1 pip install .`` compiles :data:`MODULES`, the simulation
 kernel's hot path, with mypyc (``docs/kernel.md``): the same code, from its type
-annotations, as C extension modules that give the same results about 1.3 times
-faster.  Without the variable the build is setuptools' own, pure Python, as
+annotations, as C extension modules that give the same results about twice as
+fast (the default experiment, ``docs/kernel.md``).  Without the variable the build is setuptools' own, pure Python, as
 before.  The compiled kernel needs a C compiler and Python's headers; mypy (which
 brings mypyc) is added to the build's requirements only when it is asked for.
 
@@ -12,8 +12,8 @@ the compiled modules in place of the sources, so an edit to one of them would
 not take effect.
 
 To compile another module, add it to :data:`MODULES` once it builds and
-``benchmarks/compiled_prototype.py --mypyc`` finds it exact (``docs/kernel.md``
-says what stops the rest from building today).
+``pytest -m compiled`` finds it exact (``docs/kernel.md`` says what a module
+needs to build, and why the configuration classes stay interpreted).
 """
 
 from __future__ import annotations
