@@ -59,15 +59,15 @@ MODULES = MYPYC_MODULES[: MYPYC_MODULES.index("sim/request.py") + 1] + ["sim/ora
 #: Augmenting declarations for ``--typed``: the attributes of the loop and of the linear device, typed.
 TYPED = {
     "sim/loop.pxd": """cdef class EventLoop:
-    cdef public object env, wake_sampler, trace, _ready, _batch, _timers, _cont, _alarm_at, waits
+    cdef public object env, wake_sampler, trace, _ready, _batch, _timers, _cont, _alarm_at, waits, _resume_call
     cdef public long long idle_wake, halt_poll, _idle_since, rearm, iteration_cost, _tseq, _timer_now, _timer_limit
     cdef public long long _alarm_armed, _alarm_token, iterations, busy_ns, _next_wake, skipped, skipped_iterations
     cdef public bint _busy, _timer_phase, _top, fast_forward
 """,
     "sim/devices/device.pxd": """cdef class Device:
-    cdef public object env, cfg, name, trace, draws, queue, _base, _bw, _calendar
-    cdef public long long free, last_end, window, _backup_seq, completed, in_system, _area, _t_last
-    cdef public double _shape
+    cdef public object env, cfg, name, trace, draws, queue, _base, _bw, _calendar, _dist, _finish_call
+    cdef public long long free, last_end, window, _backup_seq, completed, in_system, _area, _t_last, _stall_time
+    cdef public double _shape, _stall_prob
     cdef public bint _random, _fixed, _single, memory, _alone
 """,
 }

@@ -54,6 +54,7 @@ from typing import Any
 import simpy
 
 from . import _version
+from .clock import Environment
 from .config import Config, ConfigError, build_config, merge
 from .model import Model
 from .params import units
@@ -244,10 +245,11 @@ def bench_config(disk_size: str | int, sets: dict | None = None) -> Config:
     )
 
 
-def _scheduled(env: simpy.Environment) -> int:
+def _scheduled(env: simpy.Environment | Environment) -> int:
     """How many SimPy events (and fast-agenda calls) ``env`` has scheduled: its event counter ``_eid``."""
-    n = getattr(env, "scheduled", None)
-    return n if isinstance(n, int) else next(env._eid)
+    if isinstance(env, Environment):
+        return env.scheduled
+    return next(env._eid)
 
 
 def _guest_ops(model: Model) -> int:

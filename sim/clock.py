@@ -1,18 +1,31 @@
-"""The simulation clock: SimPy's environment, counting integer nanoseconds, with a fast agenda.
+"""The simulation clock: a SimPy environment counting integer nanoseconds, with a fast agenda.
 
 Every time in the model is an ``int`` of nanoseconds, and every delay handed
 to SimPy is one, so ``env.now`` is always an ``int`` (results stay exact and
-byte-identical).  SimPy types ``now`` as ``int | float``; :class:`Environment`
-tells the type checker the clock is an ``int``.
+byte-identical).
+
+**An environment of SimPy's kind, not a subclass.**  SimPy's events,
+processes, conditions and resources ask three things of the environment they
+are given (SimPy 4.1's ``events.py`` and ``resources/``):
+``schedule(event, priority, delay)``, ``now`` and ``active_process``; a
+process sets ``_active_proc`` while it runs.  :class:`Environment` provides
+them, with ``event``, ``timeout``, ``process``, ``all_of`` and ``any_of`` as
+``simpy.Environment`` has them, and ``step``/``run``/``peek`` as SimPy 4's
+do.  It does not inherit from ``simpy.Environment`` (itself a plain class
+with no base): a class compiled by mypyc (``docs/kernel.md``) is a native
+class, with its attributes in a C struct, only if it inherits from nothing
+that is not, and the clock is read millions of times a run.  SimPy's events
+never see the difference; ``tests/test_clock.py`` runs SimPy's own kinds of
+event on it.
 
 **The fast agenda.**  Most of what the model schedules is "call ``fn(arg)`` in
 ``delay`` ns": a device's service end, the end of a loop handler's CPU hold, a
 guest's next arrival.  A SimPy ``Timeout`` for each costs an event object, a
 callbacks list and SimPy's generic dispatch (about 3-4 µs of wall time).
 :meth:`Environment.call_in` puts a plain ``(time, priority, id, fn, arg)``
-entry on *SimPy's own queue*, numbered by *SimPy's own event counter*, so it is
-ordered against SimPy events exactly as a ``Timeout`` created at the same
-moment would be: replacing ``env.timeout(d).callbacks.append(cb)`` by
+entry on the same heap as SimPy's events, numbered by the same event counter,
+so it is ordered against SimPy events exactly as a ``Timeout`` created at the
+same moment would be: replacing ``env.timeout(d).callbacks.append(cb)`` by
 ``env.call_in(d, fn, arg)`` changes no result, only the cost (about 0.5 µs).
 :meth:`Environment.step` and :meth:`Environment.run` dispatch both kinds of
 entry (a SimPy entry has four fields, an agenda entry five).
@@ -30,54 +43,96 @@ agenda (policies use them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from heapq import heappop, heappush, heappushpop
 from typing import Any
 
-import simpy
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, URGENT, AllOf, AnyOf, Event, Process, Timeout
 
 __all__ = ["Environment"]
 
 
-class Environment(simpy.Environment):
-    """:class:`simpy.Environment` whose clock, :attr:`now`, is integer nanoseconds, with a fast agenda.
+class Environment:
+    """An environment for SimPy's events whose clock, :attr:`now`, is integer ns, with a fast agenda.
 
-    ``now`` is a plain attribute here (SimPy's is a property over ``_now``,
-    and the model reads the clock millions of times a run); ``_now`` is kept
-    as a property over it for SimPy's own code.
+    ``now`` is a plain attribute (SimPy's is a read-only property over
+    ``_now``, and the model reads the clock millions of times a run).  SimPy's
+    events are handed this object where they expect a ``simpy.Environment``:
+    they only call what is defined here.
     """
 
-    now: int = 0  # a plain attribute, not SimPy's read-only property
-
-    @property
-    def _now(self) -> int:
-        return self.now
-
-    @_now.setter
-    def _now(self, t: int) -> None:
-        self.now = t
+    #: the clock, in ns: moved by the dispatch and by :meth:`advance_to`, never by a component
+    now: int
+    #: the process SimPy is resuming (set by ``simpy.events.Process`` itself)
+    _active_proc: Any
+    _agenda: list[Any]
+    _reg: Any
+    _eid: int
+    shortcuts: bool
+    direct: int
+    advanced: int
 
     def __init__(self, initial_time: int = 0, shortcuts: bool = True):
-        super().__init__(initial_time)
+        self.now = initial_time
+        self._active_proc = None
         #: False turns off the register and :meth:`advance_to` (every entry goes
         #: through the heap, every hold is an entry): the same results, slower;
         #: tests compare the two
         self.shortcuts = shortcuts
         # the newest agenda entry, not yet on the heap: most entries are taken
         # next (a hold's end, a service end), and this saves their heap push and pop
-        self._reg: tuple | None = None
-        # SimPy's heap, typed for both kinds of entry (SimPy types it for its own four-field
-        # entries; the agenda's have five): the same list, so that code compiled from these
-        # annotations (mypyc, docs/kernel.md) does not reject an agenda entry
-        self._agenda: list[Any] = self._queue
+        self._reg = None
+        # one heap for both kinds of entry: SimPy's (time, priority, number, event)
+        # and the agenda's (time, priority, number, fn, arg); typed as a list of
+        # anything, so that code compiled from these annotations (mypyc,
+        # docs/kernel.md) accepts both
+        self._agenda = []
+        # the next entry's number: entries made at the same time and priority run in the order made
+        self._eid = 0
         self.direct = 0  # entries taken from the register, never on the heap
         self.advanced = 0  # times advance_to moved the clock (and a loop hold moved it inline)
 
+    # -- SimPy's environment interface
+
+    @property
+    def active_process(self) -> Process | None:
+        """The process SimPy is resuming, if any (as ``simpy.Environment.active_process``)."""
+        return self._active_proc
+
+    def schedule(self, event: Event, priority: int = NORMAL, delay: int = 0) -> None:
+        """Schedule a SimPy ``event`` with ``priority`` after ``delay`` ns (as ``simpy.Environment.schedule``)."""
+        eid = self._eid
+        self._eid = eid + 1
+        heappush(self._agenda, (self.now + delay, priority, eid, event))
+
+    def event(self) -> Event:
+        """A new, untriggered SimPy event."""
+        return Event(self)  # type: ignore[arg-type]
+
+    def timeout(self, delay: int = 0, value: Any = None) -> Timeout:
+        """A SimPy event that succeeds ``delay`` ns from now."""
+        return Timeout(self, delay, value)  # type: ignore[arg-type]
+
+    def process(self, generator: Generator[Event, Any, Any]) -> Process:
+        """A SimPy process running ``generator``."""
+        return Process(self, generator)  # type: ignore[arg-type]
+
+    def all_of(self, events: Iterable[Event]) -> AllOf:
+        """A SimPy condition that succeeds when all of ``events`` have."""
+        return AllOf(self, events)  # type: ignore[arg-type]
+
+    def any_of(self, events: Iterable[Event]) -> AnyOf:
+        """A SimPy condition that succeeds when any of ``events`` has."""
+        return AnyOf(self, events)  # type: ignore[arg-type]
+
+    # -- the agenda
+
     def call_in(self, delay: int, fn: Callable[[Any], Any], arg: Any = None) -> None:
         """Call ``fn(arg)`` ``delay`` ns from now, ordered as a ``Timeout`` made now would be."""
-        entry = (self.now + delay, NORMAL, next(self._eid), fn, arg)
+        eid = self._eid
+        self._eid = eid + 1
+        entry = (self.now + delay, NORMAL, eid, fn, arg)
         if not self.shortcuts:
             heappush(self._agenda, entry)
             return
@@ -95,7 +150,9 @@ class Environment(simpy.Environment):
         never moves the clock onto it.  A baseline run uses it to see the guest
         at the very start of an instant (``sim.model``).
         """
-        heappush(self._agenda, (self.now + delay, URGENT, next(self._eid), fn, arg))
+        eid = self._eid
+        self._eid = eid + 1
+        heappush(self._agenda, (self.now + delay, URGENT, eid, fn, arg))
 
     def peek(self) -> int | float:
         """The time of the next entry (``inf`` if none)."""
@@ -135,8 +192,7 @@ class Environment(simpy.Environment):
     @property
     def scheduled(self) -> int:
         """How many entries (SimPy events and agenda calls) have been scheduled so far."""
-        # itertools.count's repr is "count(N)": read N without consuming a number
-        return int(repr(self._eid)[6:-1])
+        return self._eid
 
     def step(self) -> None:
         """Process the next entry: an agenda call, or a SimPy event with its callbacks."""
@@ -155,7 +211,7 @@ class Environment(simpy.Environment):
                 callback(event)
         except StopSimulation:
             event.callbacks = callbacks[callbacks.index(callback) + 1 :]
-            self.schedule(event, URGENT - 1)  # type: ignore[arg-type]
+            self.schedule(event, URGENT - 1)
             raise
         if not event._ok and not hasattr(event, "_defused"):
             exc = type(event._value)(*event._value.args)
@@ -163,13 +219,15 @@ class Environment(simpy.Environment):
             raise exc
 
     def run(self, until: Any = None) -> Any:
-        """SimPy's ``run``, with the dispatch loop inlined for agenda calls."""
+        """SimPy's ``run`` (until nothing is left, an event, or a time in ns), with the dispatch loop inlined."""
         if until is not None:
             if not isinstance(until, Event):
-                at = until if isinstance(until, int) else float(until)
+                if not isinstance(until, int):
+                    raise TypeError(f"until ({until!r}) must be a SimPy event or an int of ns")
+                at = until
                 if at <= self.now:
                     raise ValueError(f"until ({at}) must be greater than the current simulation time")
-                until = Event(self)
+                until = Event(self)  # type: ignore[arg-type]
                 until._ok = True
                 until._value = None
                 self.schedule(until, URGENT, at - self.now)

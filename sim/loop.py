@@ -112,6 +112,7 @@ class EventLoop:
         self.iterations = 0
         self.busy_ns = 0
         self.waits = WaitStats()  # waits of ready guest handlers (sim.recording; the model gives its window)
+        self._resume_call = self._resume  # the hold's end, bound once (not a bound method per hold)
 
     # -- what components call -------------------------------------------------
 
@@ -241,7 +242,7 @@ class EventLoop:
                     env.now = t
                     env.advanced += 1
                 else:
-                    env.call_in(hold, self._resume)
+                    env.call_in(hold, self._resume_call)
                     return
 
     # -- the fast-forward of a quiet loop ------------------------------------------

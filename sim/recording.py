@@ -406,7 +406,7 @@ class RequestLog:
 
 def _np(buffer: list[int]) -> np.ndarray:
     """A buffer's numbers as int64, for counting them at a flush."""
-    return np.array(buffer, dtype=np.int64)
+    return np.fromiter(buffer, dtype=np.int64, count=len(buffer))
 
 
 class GuestStats:

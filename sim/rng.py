@@ -22,7 +22,7 @@ numbers, Law & Kelton, *Simulation Modeling and Analysis*, section 11.2).
 from __future__ import annotations
 
 import zlib
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import numpy as np
 
@@ -89,6 +89,13 @@ class Draws:
         return buf.pop()
 
 
+# RequestDraws' block size and cache, as module constants: code compiled by mypyc
+# (docs/kernel.md) reads a Final constant directly, a class attribute by lookup
+_SHIFT: Final = 12
+_MASK: Final = (1 << _SHIFT) - 1
+_CACHED: Final = 4
+
+
 class RequestDraws:
     """Draws keyed by a request number: ``exponential(i)`` is the same whenever it is asked.
 
@@ -100,9 +107,9 @@ class RequestDraws:
     serve them all.
     """
 
-    SHIFT: ClassVar[int] = 12
-    BLOCK: ClassVar[int] = 1 << SHIFT  # draws per block
-    CACHED: ClassVar[int] = 4  # blocks kept per kind
+    SHIFT: ClassVar[int] = _SHIFT
+    BLOCK: ClassVar[int] = 1 << _SHIFT  # draws per block
+    CACHED: ClassVar[int] = _CACHED  # blocks kept per kind
 
     __slots__ = ("streams", "name", "sub", "_cache", "_gamma")
 
@@ -121,17 +128,17 @@ class RequestDraws:
         if buf is None:
             gen = self.streams.generator(self.name, *self.sub, kind, str(b))
             buf = blocks[b] = fill(gen).tolist()
-            if len(blocks) > self.CACHED:
+            if len(blocks) > _CACHED:
                 del blocks[next(iter(blocks))]  # the oldest block
         return buf
 
     def uniform(self, kind: str, i: int) -> float:
         """Uniform on [0, 1): draw ``i`` of the uniform sub-stream ``kind``."""
-        return self._block(kind, i >> self.SHIFT, _uniform_block)[i & (self.BLOCK - 1)]
+        return self._block(kind, i >> _SHIFT, _uniform_block)[i & _MASK]
 
     def exponential(self, i: int) -> float:
         """Exponential with mean 1: draw ``i``."""
-        return self._block("exp", i >> self.SHIFT, _exp_block)[i & (self.BLOCK - 1)]
+        return self._block("exp", i >> _SHIFT, _exp_block)[i & _MASK]
 
     def gamma_unit(self, shape: float, i: int) -> float:
         """Gamma with mean 1 and shape ``shape``: draw ``i``."""
@@ -141,7 +148,7 @@ class RequestDraws:
                 f"gamma:{shape!r}",
                 lambda gen: gen.gamma(shape, 1.0 / shape, RequestDraws.BLOCK),
             )
-        return self._block(kind[0], i >> self.SHIFT, kind[1])[i & (self.BLOCK - 1)]
+        return self._block(kind[0], i >> _SHIFT, kind[1])[i & _MASK]
 
 
 def _uniform_block(gen: np.random.Generator) -> np.ndarray:

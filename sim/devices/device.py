@@ -80,6 +80,10 @@ class Device:
         self._bw = (cfg.read_bw, cfg.write_bw, 0, 0)  # per op; 0: no data to transfer
         self._shape = 1.0 / (cfg.cv * cfg.cv) if cfg.dist == "gamma" else 0.0
         self._random = cfg.dist != "fixed" or cfg.stall_prob > 0
+        # what service() reads per request, out of the configuration (an interpreted pydantic model)
+        self._dist = cfg.dist
+        self._stall_prob = cfg.stall_prob
+        self._stall_time = cfg.stall_time
         # service() is this class's and draws nothing: _start reads the base cost directly
         self._fixed = not self._random and type(self).service is Device.service
         self._single = cfg.queue_depth == 1
@@ -88,6 +92,9 @@ class Device:
         cls = type(self)
         own = cls.submit is Device.submit and cls._start is Device._start and cls._finish is Device._finish
         self._alone = trace is None and own
+        # the service end's callback, bound once (a bound method made per request is an
+        # allocation; compiled, also an attribute lookup): a subclass's _finish if it has one
+        self._finish_call = self._finish
         self.memory = cfg.memory
         self._calendar: list[list[int]] = []  # reserved [start, end) on the transfer path
         self._backup_seq = -1  # backup requests numbered as they start
@@ -156,20 +163,20 @@ class Device:
         if self._random:
             draws = self.draws[req.origin]
             key = req.key = self.draw_key(req)
-            dist = self.cfg.dist
+            dist = self._dist
             if dist == "exponential":
                 base = int(base * draws.exponential(key))
             elif dist == "gamma":
                 base = int(base * draws.gamma_unit(self._shape, key))
-            if self.cfg.stall_prob > 0 and draws.uniform("stall", key) < self.cfg.stall_prob:
-                base += self.cfg.stall_time
+            if self._stall_prob > 0 and draws.uniform("stall", key) < self._stall_prob:
+                base += self._stall_time
         return base
 
     def _start(self, req: Request, done: Callable[[Request], None], now: int) -> None:
         end = self._end(req, now)
         if self.trace is not None:
             self.trace.append((now, self.name, "start", req))
-        self.env.call_in(end - now, self._finish, (req, done))
+        self.env.call_in(end - now, self._finish_call, (req, done))
 
     def _end(self, req: Request, now: int) -> int:
         """Start serving ``req`` at ``now`` (its draws, the head, the transfer path): when it ends."""
@@ -249,7 +256,7 @@ class Device:
 
     def finish_later(self, req: Request, done: Callable[[Request], None], end: int) -> None:
         """Schedule the completion of a request :meth:`start_alone` started now, as :meth:`submit` does."""
-        self.env.call_in(end - self.env.now, self._finish, (req, done))
+        self.env.call_in(end - self.env.now, self._finish_call, (req, done))
 
     def finish_alone(self, end: int) -> None:
         """The completion at ``end`` of a request :meth:`start_alone` started, with nothing queued since."""
