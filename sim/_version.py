@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 def kernel() -> str:
     """How the simulation kernel runs: ``mypyc`` when its modules were compiled at install, else ``python``.
 
-    ``BACKUPSIM_COMPILE=1 pip install .`` compiles them (``tools/backupsim_build.py``); the results are
+    A regular install (``pip install .``) compiles them where it can (``tools/backupsim_build.py``); the results are
     the same either way (``tests/test_compiled.py`` checks it), only faster.
     """
     from . import loop

@@ -240,7 +240,16 @@ def _run(args, argv) -> int:
         print(format_batch(runs, scn))
         print(f"\nresults: {out}/ (runs.parquet, runs.csv, timeline.parquet, latency_hist.parquet, manifest.json)")
         print(f"report:  {out / 'report.md'}")
+        print(f"kernel:  {_kernel_line()}")
     return 0
+
+
+def _kernel_line() -> str:
+    from ._version import kernel
+
+    if kernel() == "mypyc":
+        return "mypyc (compiled at install)"
+    return "python (pure Python; a regular install, pip install ., compiles the kernel: README, 'A compiled kernel')"
 
 
 def _bench(args) -> int:

@@ -9,6 +9,9 @@ alarm floor, drawn wakes, a seeking target, channels), interpreted classes on th
 (a block-copy job, a Poisson guest), injected faults, and the benchmark's model.  mypyc compiles
 the same source with different semantics in places (an identity test on a tuple once differed,
 ``docs/kernel.md``), which is what this is for.
+
+It also builds a regular install's wheel with a C compiler that fails: without
+``BACKUPSIM_COMPILE`` that is a pure-Python wheel and a warning, with ``=1`` an error.
 """
 
 from __future__ import annotations
@@ -96,3 +99,23 @@ def test_the_compiled_kernel_gives_the_same_results(tmp_path):
     assert (compiled_kernel, pure_kernel) == ("mypyc", "python")
     assert len(json.loads(pure)) == len(RUNS) + 1
     assert compiled == pure
+
+
+def test_a_regular_install_whose_compilation_fails_is_pure_python(tmp_path):
+    """``BACKUPSIM_COMPILE`` unset and a C compiler that fails (``CC=false``): a pure-Python wheel, not an error."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler: the build would not try (tests/test_build_backend.py checks that choice)")
+    out = tmp_path / "wheel"
+    env = {k: v for k, v in os.environ.items() if k != "BACKUPSIM_COMPILE"}
+    env["CC"] = "false"
+    cmd = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(out)]
+    build = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "backupsim: the compiled kernel did not build" in build.stdout + build.stderr
+    with zipfile.ZipFile(next(out.glob("backupsim-*.whl"))) as wheel:
+        names = wheel.namelist()
+    assert "sim/loop.py" in names
+    assert not [n for n in names if n.endswith(".so")], "no part of the kernel is left half compiled"
+    env["BACKUPSIM_COMPILE"] = "1"
+    strict = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert strict.returncode != 0, "asked for, a compilation that fails fails the build"

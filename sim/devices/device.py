@@ -50,7 +50,7 @@ __all__ = ["Device"]
 class Device:
     """A source disk or a target: ``submit(req, done)`` calls ``done(req)`` on completion.
 
-    Compiled (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native
+    Compiled (a regular install, ``docs/kernel.md``) this is a native
     class that interpreted device models, built-in or plug-in, may still subclass.
     """
 

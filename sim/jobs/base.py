@@ -234,7 +234,7 @@ class BackupJob:
 
     Subclasses set ``Config`` and implement :meth:`_run` (the job's coroutine,
     which ends by calling :meth:`_finish`) and :meth:`before_io`.  Compiled
-    (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native class that
+    (a regular install, ``docs/kernel.md``) this is a native class that
     interpreted modes, built-in or plug-in, may still subclass.
     """
 

@@ -5,8 +5,8 @@
 the mode it names.  A mode's own keys are a subclass of it, set as the mode
 class's ``Config``.
 
-Why these classes are here and not beside their models: ``BACKUPSIM_COMPILE=1
-pip install .`` compiles :mod:`sim.jobs.base` and :mod:`sim.jobs.seed_2013`
+Why these classes are here and not beside their models: a regular install
+(``pip install .``) compiles :mod:`sim.jobs.base` and :mod:`sim.jobs.seed_2013`
 with mypyc (``docs/kernel.md``), and pydantic cannot build a model whose
 validators are compiled functions (it reads each validator's signature, and a
 compiled function has none).  So the configuration of a compiled module lives

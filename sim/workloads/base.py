@@ -173,7 +173,7 @@ class RequestStream:
 class Guest:
     """Base guest: issues requests, records completions, stops on request.
 
-    Compiled (``BACKUPSIM_COMPILE=1``, ``docs/kernel.md``) this is a native
+    Compiled (a regular install, ``docs/kernel.md``) this is a native
     class that interpreted guests, built-in or plug-in, may still subclass.
     """
 

@@ -6,8 +6,8 @@
 (:func:`reject_stream_keys`); :func:`workload_config` validates a
 ``workload`` table against the ``Config`` of the kind it names.
 
-Why these classes are here and not beside their models: ``BACKUPSIM_COMPILE=1
-pip install .`` compiles :mod:`sim.workloads.base`, :mod:`sim.workloads.fio`
+Why these classes are here and not beside their models: a regular install
+(``pip install .``) compiles :mod:`sim.workloads.base`, :mod:`sim.workloads.fio`
 and :mod:`sim.workloads.bursty` with mypyc (``docs/kernel.md``), and pydantic
 cannot build a model whose validators are compiled functions (it reads each
 validator's signature, and a compiled function has none).  So the
