@@ -29,7 +29,7 @@ second (the run alone, without building it or the yardstick samples inside
 it); ``efficiency`` is its ratio to the yardstick's median, so the figure
 travels between machines, and ``model_vs_plain`` its ratio to the plain model:
 what the model's extra realism costs.  ``events_per_op`` is how many SimPy
-events the run scheduled per op (``env._eid``); ``calls_per_op`` the Python
+events the run scheduled per op (``env.scheduled``); ``calls_per_op`` the Python
 function calls per op, counted by :mod:`cProfile` on a separate small run
 (``profile_size``), never on the timed one.
 
@@ -246,10 +246,10 @@ def bench_config(disk_size: str | int, sets: dict | None = None) -> Config:
 
 
 def _scheduled(env: simpy.Environment | Environment) -> int:
-    """How many SimPy events (and fast-agenda calls) ``env`` has scheduled: its event counter ``_eid``."""
+    """How many SimPy events (and fast-agenda calls) ``env`` has scheduled: its event counter."""
     if isinstance(env, Environment):
         return env.scheduled
-    return next(env._eid)
+    return next(env._eid)  # SimPy's own environment: an itertools.count
 
 
 def _guest_ops(model: Model) -> int:

@@ -79,6 +79,14 @@ class BlockLayer:
         self.fast = True  # False: every guest request runs as a coroutine (the same results, slower)
         self._gate: list[Coroutine] | None = None
         self._drained: Callable[[], None] | None = None
+        # the callbacks handed to the loop and the devices for each request, bound once (a
+        # bound method made per request is an allocation; compiled, also an attribute lookup)
+        self._guest_start_call = self._guest_start
+        self._guest_fast_done_call = self._guest_fast_done
+        self._guest_end_call = self._guest_end
+        self._guest_io_done_call = self._guest_io_done
+        self._job_read_done_call = self._job_read_done
+        self._job_write_done_call = self._job_write_done
 
     # -- guest requests ---------------------------------------------------------
 
@@ -96,7 +104,7 @@ class BlockLayer:
         self.activity.submitted()
         if self.trace is not None:
             self.trace.append((self.env.now, "guest", "submit", req))
-        self.loop.post(self._guest_start, req, self._submit_cost if cost is None else cost, True)
+        self.loop.post(self._guest_start_call, req, self._submit_cost if cost is None else cost, True)
 
     def _guest_start(self, req: Request) -> Any:
         """The notification's handler: the fast path, or the request's coroutine when it may wait.
@@ -123,7 +131,7 @@ class BlockLayer:
             self.in_flight += 1
             if req.op != READ:  # a write, discard or write-zeroes changes the content
                 self.oracle.write_started(req.c0, req.c1)
-            self.disk.submit(req, self._guest_fast_done)
+            self.disk.submit(req, self._guest_fast_done_call)
             return None
         return self._guest_slow(req)
 
@@ -137,7 +145,7 @@ class BlockLayer:
     def _guest_fast_done(self, req: Request) -> None:
         if req.op != READ:
             self.oracle.write_landed(req.c0, req.c1)
-        self.loop.post(self._guest_end, req, self._complete_cost, True)
+        self.loop.post(self._guest_end_call, req, self._complete_cost, True)
 
     def _guest_end(self, req: Request) -> None:
         """The end of a guest request after the device: the fast path's handler, the coroutine's last step."""
@@ -172,7 +180,7 @@ class BlockLayer:
         if not req.error:
             if req.op != READ:  # a write, discard or write-zeroes changes the content
                 self.oracle.write_started(req.c0, req.c1)
-            self.disk.submit(req, self._guest_io_done)
+            self.disk.submit(req, self._guest_io_done_call)
             yield PARK
         self._guest_end(req)
 
@@ -265,7 +273,7 @@ class BlockLayer:
         """Read ``req`` for the job (not tracked: the caller's tracked request covers it)."""
         req.co = co
         self.oracle.read_started(req.c0, req.c0 + 1)
-        if self._io_for_job(device or self.disk, req, co, self._job_read_done):
+        if self._io_for_job(device or self.disk, req, co, self._job_read_done_call):
             req.gen = self.oracle.read_ended(req.c0)  # _job_read_done's work, without the wake
         else:
             yield PARK
@@ -299,7 +307,7 @@ class BlockLayer:
     def write_for_job(self, req: Request, co: Coroutine, target: Device) -> Body[None]:
         """Write ``req`` to the backup target."""
         req.co = co
-        if not self._io_for_job(target, req, co, self._job_write_done):
+        if not self._io_for_job(target, req, co, self._job_write_done_call):
             yield PARK
 
     def _job_write_done(self, req: Request) -> None:

@@ -197,6 +197,7 @@ class Guest:
         self._on_settled: Callable[[], object] | None = None
         # what it records (sim.workloads.make_guest gives it the model's window and settings)
         self.stats: GuestStats = Recording().guest_stats(self.paced)
+        self._record_call = self._record  # each request's completion, bound once (not per request)
 
     @property
     def completed(self) -> int:
@@ -227,7 +228,7 @@ class Guest:
         op, offset = self.stream.next()
         req = Request(op, offset, self.stream.bs, GUEST, self.issued)
         self.issued += 1
-        self.blk.submit_guest(req, self._record)
+        self.blk.submit_guest(req, self._record_call)
 
     def _record(self, req: Request) -> None:
         self.stats.record(req)

@@ -60,6 +60,7 @@ class BurstyGuest(Guest):
         self.on_ns = self.off_ns = 0  # their drawn lengths, summed
         self._on_end = 0
         self._mean_ns = 1e9 / cfg.iops
+        self._arrive_call = self._arrive  # each arrival's agenda callback, bound once
 
     def start(self) -> None:
         super().start()
@@ -81,7 +82,7 @@ class BurstyGuest(Guest):
         gap = int(self.draws.exponential() * self._mean_ns)
         now = self.env.now
         if now + gap < self._on_end:
-            self.env.call_in(gap, self._arrive)
+            self.env.call_in(gap, self._arrive_call)
         else:  # memoryless: the gap that crosses the end of ON is dropped
             self.env.call_in(self._on_end - now, self._begin_off)
 

@@ -229,7 +229,7 @@ class FioRateGuest(Guest):
         self.issued += 1
         if paced:
             job.due_us = self._next_due(job)  # do_io: after each submission
-        self.blk.submit_guest(req, self._record)
+        self.blk.submit_guest(req, self._record_call)
 
     def _next_due(self, job: _Job) -> int:
         """``usec_for_io`` after ``job.n`` I/Os have been issued."""

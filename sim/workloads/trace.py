@@ -231,7 +231,7 @@ class TraceGuest(Guest):
         offset = place(rec, self.disk_size, self.cfg.beyond_disk, self.cfg.path)
         req = Request(rec.op, offset, rec.nbytes, GUEST, self.issued)
         self.issued += 1
-        self.blk.submit_guest(req, self._record)
+        self.blk.submit_guest(req, self._record_call)
 
     def _schedule(self) -> None:
         item = self._pull()
