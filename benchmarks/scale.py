@@ -7,8 +7,10 @@ For each size, runs ``backupsim run benchmarks/scale.toml --set backup.disk_size
 JSON line: the size, the wall time of the whole command, the CPU time of all its processes
 (user and system: what other work on the machine moves least), the peak resident memory of the
 largest process it ran (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, the batch runs its run
-in a worker process), and from the stored ``runs.parquet`` the simulated time, the guest
-requests and clusters copied, and simulated operations per wall second.
+in a worker process), the kernel that ran (``python`` or ``mypyc``: the installed one; the
+command runs from its results folder, so that a checkout's ``sim/`` cannot shadow it), and
+from the stored ``runs.parquet`` the simulated time, the guest requests and clusters copied,
+and simulated operations per wall second.
 """
 
 from __future__ import annotations
@@ -37,15 +39,17 @@ def measure(size: str) -> dict:
         ]  # fmt: skip
         t0 = time.perf_counter()
         # a fresh parent per size, so that the peak is this size's alone
-        out = subprocess.run(
-            [sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, cwd=HERE.parent
-        )
+        # from the results folder, not from this checkout: `python -m sim` there would import the
+        # checkout's sources, not the installed (possibly compiled) kernel
+        out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], check=True, capture_output=True, text=True, cwd=tmp)
         wall = time.perf_counter() - t0
         cpu, peak = out.stdout.split()[-2:]
         row = pd.read_parquet(Path(tmp) / "runs.parquet").iloc[0]
+        kernel = json.loads((Path(tmp) / "manifest.json").read_text())["versions"]["kernel"]
     ops = int(row["guest_ops"]) + int(row["backup_clusters"])
     return {
         "disk_size": size,
+        "kernel": kernel,
         "status": row["status"],
         "wall_s": round(wall, 1),
         "cpu_s": round(float(cpu), 1),
