@@ -1,7 +1,7 @@
 """The compiled kernel gives the same results as the pure-Python one (``tools/backupsim_build.py``).
 
-Opt-in (``pytest -m compiled``; CI runs it): builds the wheel with ``BACKUPSIM_COMPILE=1`` (about
-3 minutes on one core), unless ``BACKUPSIM_COMPILED_WHEEL`` names one built from this tree,
+Opt-in (``pytest -m compiled``; CI runs it): builds the wheel with ``BACKUPSIM_COMPILE=1`` (1 to 3.5
+minutes on one core here), unless ``BACKUPSIM_COMPILED_WHEEL`` names one built from this tree,
 unpacks it into a temporary folder, and runs one script from there and from the sources: every
 figure of each run's summary and the loop's counts, printed as JSON, must be the same text.  The
 runs are the fast-forward's configurations (every branch of the loop's skips, 2013 timers and the
