@@ -19,10 +19,9 @@ STRICT = backupsim_build.mode() == "1"
 
 
 def _fall_back(exc: BaseException) -> None:
-    print(
+    sys.stderr.write(
         f"backupsim: the compiled kernel did not build ({type(exc).__name__}: {exc}); installing the pure-Python "
-        "kernel, which gives the same results more slowly (BACKUPSIM_COMPILE=1 makes this an error)",
-        file=sys.stderr,
+        "kernel, which gives the same results more slowly (BACKUPSIM_COMPILE=1 makes this an error)\n"
     )
 
 

@@ -105,10 +105,13 @@ def test_a_regular_install_whose_compilation_fails_is_pure_python(tmp_path):
     """``BACKUPSIM_COMPILE`` unset and a C compiler that fails (``CC=false``): a pure-Python wheel, not an error."""
     if shutil.which("cc") is None:
         pytest.skip("no C compiler: the build would not try (tests/test_build_backend.py checks that choice)")
+    # a clean copy of the tree: objects a compiled build left in build/ would be reused, not compiled
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns("build", ".venv", ".git", "results", "*.egg-info"))
     out = tmp_path / "wheel"
     env = {k: v for k, v in os.environ.items() if k != "BACKUPSIM_COMPILE"}
     env["CC"] = "false"
-    cmd = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(out)]
+    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-v", "-w", str(out)]
     build = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     assert "backupsim: the compiled kernel did not build" in build.stdout + build.stderr
